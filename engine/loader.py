@@ -1,0 +1,153 @@
+"""Load policy files: safe YAML -> JSON Schema -> semantic checks -> Policy.
+
+Every problem is collected with file:line:column and a JSON path, then raised
+once as a PolicyLoadError.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from jsonschema.exceptions import best_match
+
+from .checks import PLACEHOLDER, SemanticChecker
+from .errors import PolicyLoadError, Problem
+from .model import MustDecide, Policy, Recommendation, Rule
+from .schemas import validator
+from .yamlsrc import Document, json_path, read_yaml
+
+__all__ = ["load_policy", "load_policy_text", "load_rules", "policy_files"]
+
+_VERSION_FILE = re.compile(r"^\d+\.\d+\.\d+\.ya?ml$")
+
+
+def policy_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Expand files and rules directories into policy version files, sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(f for f in sorted(p.rglob("*.y*ml"))
+                       if _VERSION_FILE.match(f.name) and "tests" not in f.relative_to(p).parts)
+        else:
+            out.append(p)
+    return out
+
+
+def load_rules(paths: Iterable[str | os.PathLike[str]]) -> list[Policy]:
+    """Load every policy version under the given files/directories; all problems at once."""
+    policies: list[Policy] = []
+    problems: list[Problem] = []
+    for f in policy_files(paths):
+        try:
+            policies.append(load_policy(f))
+        except PolicyLoadError as e:
+            problems.extend(e.problems)
+    seen: dict[str, Policy] = {}
+    for pol in policies:
+        if pol.key in seen:
+            problems.append(Problem("duplicate_version", f"{pol.key} is also defined in {seen[pol.key].file}",
+                                    "$.version", pol.file, 1, 1))
+        seen[pol.key] = pol
+    if problems:
+        raise PolicyLoadError(problems)
+    return policies
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """Load and check one policy version file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise PolicyLoadError([Problem("unreadable_file", e.strerror or str(e), "", str(p), None, None)]) from e
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise PolicyLoadError([Problem("encoding", "the file is not valid UTF-8", "$", str(p), line, 1)]) from e
+    return load_policy_text(text, str(p), expected_version=_stem(p), expected_policy=p.parent.name)
+
+
+def _stem(p: Path) -> str | None:
+    return p.name.rsplit(".", 1)[0] if _VERSION_FILE.match(p.name) else None
+
+
+def load_policy_text(text: str, filename: str, *, expected_version: str | None = None,
+                     expected_policy: str | None = None) -> Policy:
+    """Load a policy from YAML text (the file name is used for locations)."""
+    doc, problems = read_yaml(text, filename)
+    if doc is None:
+        raise PolicyLoadError(problems)
+    problems += _schema_problems(doc, filename)
+    if problems:
+        raise PolicyLoadError(problems)
+    checker = SemanticChecker(doc, filename)
+    checker.check_identity(expected_version, expected_policy)
+    policy = _build(doc, filename, text, checker)
+    if checker.problems:
+        raise PolicyLoadError(checker.problems)
+    return policy
+
+
+def _schema_problems(doc: Document, filename: str) -> list[Problem]:
+    errors = list(validator("policy").iter_errors(doc.data))
+    out = []
+    for err in sorted(errors, key=lambda e: [str(x) for x in e.absolute_path]):
+        err = best_match([err] + list(err.context)) if err.context else err
+        path = tuple(err.absolute_path)
+        line, col = doc.position(path) or (1, 1)
+        out.append(Problem("schema", _schema_message(err), json_path(path), filename, line, col))
+    return out
+
+
+def _schema_message(err: Any) -> str:
+    if err.validator == "additionalProperties":
+        from .suggest import did_you_mean
+
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        hint = did_you_mean(extra[0], err.schema.get("properties", {})) if extra else ""
+        return f"unknown key {extra[0]!r}{hint}" if extra else err.message
+    return err.message
+
+
+def _build(doc: Document, filename: str, text: str, checker: SemanticChecker) -> Policy:
+    data = doc.data
+    recs = {
+        rid: Recommendation(rid, r["title"], r["indicator"], r["category"], r["text"],
+                            tuple(r.get("conflicts_with", ())), checker.line(("recommendations", rid)))
+        for rid, r in data["recommendations"].items()
+    }
+    rules = tuple(_rule(doc, i, r, checker) for i, r in enumerate(data["rules"]))
+    must = tuple(MustDecide(m["name"], checker.condition(m["when"], ("must_decide", i, "when")),
+                            checker.line(("must_decide", i)))
+                 for i, m in enumerate(data.get("must_decide", ())))
+    checker.check_rules(rules, recs)
+    fact_paths = sorted({f for r in rules for f in checker.facts_of(r.when) | _quoted_facts(r.rationale)})
+    return Policy(
+        id=data["policy"], version=data["version"],
+        effective_from=_dt.date.fromisoformat(data["effective_from"]),
+        title=data["title"], owner=data["owner"], changelog=tuple(data["changelog"]),
+        parameters=dict(data.get("parameters", {})), recommendations=recs, rules=rules,
+        file=filename, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), source_text=text,
+        must_decide=must, fact_paths=tuple(fact_paths),
+    )
+
+
+def _quoted_facts(template: str) -> set[str]:
+    return {n for n in PLACEHOLDER.findall(template) if n != "matched" and not n.startswith("param:")}
+
+
+def _rule(doc: Document, i: int, r: dict[str, Any], checker: SemanticChecker) -> Rule:
+    then = (r["then"],) if isinstance(r["then"], str) else tuple(r["then"])
+    return Rule(
+        id=r["id"], title=r["title"], when=checker.condition(r["when"], ("rules", i, "when")),
+        then=then, priority=r["priority"], rationale=r["rationale"], source=r["source"],
+        suppresses=tuple(r.get("suppresses", ())), indicator=r.get("indicator"),
+        line=checker.line(("rules", i)),
+    )

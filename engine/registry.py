@@ -1,0 +1,74 @@
+"""A set of compiled policy versions, and which one is active when."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .compiler import CompiledPolicy, check_compiles
+from .errors import NoActiveVersionError, UnknownPolicyError
+from .model import Policy
+from .suggest import closest
+
+__all__ = ["PolicySet"]
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Immutable: a reload builds a new set and swaps it in whole."""
+
+    compiled: dict[str, CompiledPolicy] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, policies: Iterable[Policy], *, isolate: bool = True) -> PolicySet:
+        """Compile every version (first in a child process when `isolate`, see compiler C5)."""
+        out: dict[str, CompiledPolicy] = {}
+        for policy in policies:
+            if isolate:
+                check_compiles(policy)
+            out[policy.key] = CompiledPolicy(policy)
+        return cls(out)
+
+    def policy_ids(self) -> list[str]:
+        return sorted({c.policy.id for c in self.compiled.values()})
+
+    def versions(self, policy_id: str) -> list[Policy]:
+        """Loaded versions of a policy, oldest first (semver order)."""
+        found = [c.policy for c in self.compiled.values() if c.policy.id == policy_id]
+        return sorted(found, key=lambda p: p.version_tuple)
+
+    def active(self, policy_id: str, today: _dt.date) -> Policy:
+        """The latest version whose `effective_from` is not in the future."""
+        versions = self.versions(self._known(policy_id))
+        live = [p for p in versions if p.effective_from <= today]
+        if not live:
+            first = min(p.effective_from for p in versions)
+            raise NoActiveVersionError(f"no version of {policy_id!r} is in effect on {today} (first from {first})")
+        return max(live, key=lambda p: (p.effective_from, p.version_tuple))
+
+    def resolve(self, policy_id: str | None, version: str | None, today: _dt.date) -> CompiledPolicy:
+        """The compiled version a request asks for (pinned or active)."""
+        if policy_id is None:
+            ids = self.policy_ids()
+            if len(ids) != 1:
+                raise UnknownPolicyError(f"several policies are loaded ({', '.join(ids)}); name one")
+            policy_id = ids[0]
+        policy_id = self._known(policy_id)
+        if version is None:
+            return self.compiled[self.active(policy_id, today).key]
+        key = f"{policy_id}@{version}"
+        if key not in self.compiled:
+            known = [p.version for p in self.versions(policy_id)]
+            raise UnknownPolicyError(f"policy {policy_id!r} has no version {version!r}",
+                                     suggestion=closest(version, known), version=True)
+        return self.compiled[key]
+
+    def _known(self, policy_id: str) -> str:
+        if policy_id not in self.policy_ids():
+            raise UnknownPolicyError(f"unknown policy {policy_id!r}", suggestion=closest(policy_id, self.policy_ids()))
+        return policy_id
+
+    def close(self) -> None:
+        for c in self.compiled.values():
+            c.close()
