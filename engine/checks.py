@@ -9,6 +9,7 @@ from .errors import Problem
 from .facts import FactSpec, fact_catalogue
 from .model import All, AnyOf, Condition, Leaf, Not, Recommendation, Rule, leaves
 from .suggest import did_you_mean
+from .translate import MAX_PATHS_PER_RULE, path_count
 from .yamlsrc import Document, Path, json_path
 
 MAX_DEPTH = 12
@@ -135,11 +136,7 @@ class SemanticChecker:
                          f"rule id {rule.id!r} is already used by rules[{seen[rule.id]}]", ("rules", i, "id"))
             seen.setdefault(rule.id, i)
             self._check_rule_refs(i, rule, recs)
-            n = _expanded_leaves(rule.when)
-            if n > MAX_LEAVES_PER_RULE:
-                self.add("too_many_conditions",
-                         f"{n} conditions after expanding lists; a rule may have at most {MAX_LEAVES_PER_RULE}",
-                         ("rules", i, "when"))
+            self._check_size(i, rule)
         for rid, rec in recs.items():
             for other in rec.conflicts_with:
                 if other not in recs:
@@ -147,6 +144,20 @@ class SemanticChecker:
                              f"unknown recommendation {other!r}{did_you_mean(other, recs)}",
                              ("recommendations", rid, "conflicts_with"))
         self._check_cycles(rules)
+
+    def _check_size(self, i: int, rule: Rule) -> None:
+        n = _expanded_leaves(rule.when)
+        if n > MAX_LEAVES_PER_RULE:
+            self.add("too_many_conditions",
+                     f"{n} conditions after expanding lists; a rule may have at most {MAX_LEAVES_PER_RULE}",
+                     ("rules", i, "when"))
+            return
+        count = path_count(rule.when)
+        if count > MAX_PATHS_PER_RULE:
+            self.add("too_complex",
+                     f"the conditions expand to {count} or more alternative cases (each `any` or `in` inside an "
+                     f"`all` multiplies them); at most {MAX_PATHS_PER_RULE}: split the rule",
+                     ("rules", i, "when"))
 
     def _check_rule_refs(self, i: int, rule: Rule, recs: dict[str, Recommendation]) -> None:
         for key, ids in (("then", rule.then), ("suppresses", rule.suppresses)):

@@ -8,8 +8,8 @@ the policy's own fact paths before they reach the engine; C5 fan-out is capped b
 the loader and a new ruleset is first compiled in a child process with a timeout;
 C6 every rule carries `$nex $s`, so the internal state fact never matches;
 C7/C8 one live session per ruleset at a time, under a lock, with a fixed sid,
-deleted in `finally`. `{"a": 1, "b": 2}` is never emitted (always `$and`), and
-numbers are written without exponents.
+deleted in `finally`. Expressions come from `translate` (one key per object,
+at most 15 `$and`/`$or` nodes per rule), and numbers are written without exponents.
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from typing import Any
 import durable_rules_engine as _dre
 
 from .errors import CompileError, EngineError
-from .model import All, AnyOf, Condition, Leaf, Policy, to_nnf
+from .model import Policy
+from .translate import MAX_PATHS_PER_SHARD, NOT_STATE, path_expression, paths
 
-__all__ = ["CompiledPolicy", "ruleset_definition", "check_compiles", "dumps", "CATCH_ALL"]
+__all__ = ["CompiledPolicy", "ruleset_definition", "shard_definitions", "check_compiles", "dumps", "CATCH_ALL"]
 
 CATCH_ALL = "__always__"
 _SID = "1"
-_NOT_STATE = {"$nex": {"$s": 1}}
-_CMP = {"lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte", "ne": "$neq"}
 COMPILE_TIMEOUT_S = 20.0
 
 
@@ -56,51 +55,39 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
-def _leaf(leaf: Leaf) -> dict[str, Any]:
-    if leaf.other_fact:
-        rhs: Any = {"$m": leaf.other_fact}
-        return {leaf.fact: rhs} if leaf.op == "eq" else {_CMP[leaf.op]: {leaf.fact: rhs}}
-    if leaf.op == "in":
-        return {"$or": [{"$and": [{leaf.fact: v}]} for v in leaf.value]}
-    if leaf.op == "not_in":
-        return {"$and": [{"$neq": {leaf.fact: v}} for v in leaf.value]}
-    if leaf.op == "eq":
-        return {"$and": [{leaf.fact: leaf.value}]}
-    return {_CMP[leaf.op]: {leaf.fact: leaf.value}}
-
-
-def _expr(cond: Condition) -> dict[str, Any]:
-    if isinstance(cond, Leaf):
-        return _leaf(cond)
-    if isinstance(cond, All):
-        return {"$and": [_expr(c) for c in cond.items]}
-    if isinstance(cond, AnyOf):
-        return {"$or": [_expr(c) for c in cond.items]}
-    raise CompileError(f"unexpected condition {cond!r} after normalisation")
+def shard_definitions(policy: Policy) -> list[dict[str, Any]]:
+    """The durable_rules rulesets of a policy: each rule's paths, at most MAX_PATHS_PER_SHARD per ruleset."""
+    shards: list[dict[str, Any]] = [{}]
+    for rule in policy.rules:
+        rule_paths = paths(rule.when)
+        if len(shards[-1]) + len(rule_paths) > MAX_PATHS_PER_SHARD:
+            shards.append({})
+        for n, path in enumerate(rule_paths):
+            shards[-1][f"{rule.id}#{n}"] = {"all": [{"m": path_expression(path)}]}
+    for shard in shards:
+        shard[CATCH_ALL] = {"all": [{"m": {"$and": [NOT_STATE, {"$ex": {"id": 1}}]}}]}
+    return shards
 
 
 def ruleset_definition(policy: Policy) -> dict[str, Any]:
-    """The durable_rules JSON for a policy (negations pushed to the leaves)."""
-    rules: dict[str, Any] = {}
-    for rule in policy.rules:
-        expr = {"$and": [_NOT_STATE, _expr(to_nnf(rule.when))]}
-        rules[rule.id] = {"all": [{"m": expr}]}
-    rules[CATCH_ALL] = {"all": [{"m": {"$and": [_NOT_STATE, {"$ex": {"id": 1}}]}}]}
-    return rules
+    """All rules of a policy in one mapping (for inspection; the engine loads the shards)."""
+    out: dict[str, Any] = {}
+    for shard in shard_definitions(policy):
+        out.update(shard)
+    return out
 
 
 _CHILD = (
-    "import sys, durable_rules_engine as d\n"
-    "name = sys.argv[1]\n"
-    "h = d.create_ruleset(name, sys.stdin.read())\n"
-    "d.delete_ruleset(h)\n"
+    "import json, sys, durable_rules_engine as d\n"
+    "for i, shard in enumerate(json.loads(sys.stdin.read())):\n"
+    "    d.delete_ruleset(d.create_ruleset(f'{sys.argv[1]}/{i}', json.dumps(shard)))\n"
     "print('ok')\n"
 )
 
 
 def check_compiles(policy: Policy, timeout: float = COMPILE_TIMEOUT_S) -> None:
     """Compile the ruleset in a child process first: C5 freezes the process that compiles."""
-    definition = dumps(ruleset_definition(policy))
+    definition = dumps(shard_definitions(policy))
     try:
         proc = subprocess.run([sys.executable, "-c", _CHILD, policy.key], input=definition,
                               capture_output=True, text=True, timeout=timeout, check=False)
@@ -118,38 +105,48 @@ class CompiledPolicy:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.name = policy.key
-        self._definition = dumps(ruleset_definition(policy))
         self._lock = threading.Lock()
-        self._handle = self._create()
-
-    def _create(self) -> Any:
+        self._handles: list[Any] = []
         try:
-            return _dre.create_ruleset(self.name, self._definition)
+            for i, shard in enumerate(shard_definitions(policy)):
+                self._handles.append(_dre.create_ruleset(f"{self.name}/{i}", dumps(shard)))
         except _dre.error as e:
+            self.close()
             raise CompileError(f"the engine rejected {self.name}: {e}", ruleset=self.name) from e
 
-    def fired(self, projected: dict[str, Any]) -> list[str]:
-        """Ids of the rules whose conditions hold for the (projected, valid) facts."""
-        fact = dumps({**projected, "sid": _SID, "id": "f"})
-        with self._lock:
-            try:
-                result = _dre.assert_fact(self._handle, fact)
-            except _dre.error as e:
-                # A failed assert leaves no session behind; deleting one would crash (C1).
-                raise EngineError(f"the engine refused the facts for {self.name}: {e}", ruleset=self.name) from e
-            try:
-                return self._drain(result[1])
-            finally:
-                _dre.delete_state(self._handle, _SID)
+    @property
+    def shards(self) -> int:
+        return len(self._handles)
 
-    def _drain(self, state_handle: int) -> list[str]:
+    def fired(self, projected: dict[str, Any]) -> list[str]:
+        """Ids of the rules whose conditions hold for the (projected, valid) facts, each once."""
+        fact = dumps({**projected, "sid": _SID, "id": "f"})
+        names: dict[str, None] = {}
+        with self._lock:
+            for handle in self._handles:
+                for name in self._run(handle, fact):
+                    names[name.split("#", 1)[0]] = None
+        return list(names)
+
+    def _run(self, handle: Any, fact: str) -> list[str]:
+        try:
+            result = _dre.assert_fact(handle, fact)
+        except _dre.error as e:
+            # A failed assert leaves no session behind; deleting one would crash (C1).
+            raise EngineError(f"the engine refused the facts for {self.name}: {e}", ruleset=self.name) from e
+        try:
+            return self._drain(handle, result[1])
+        finally:
+            _dre.delete_state(handle, _SID)
+
+    def _drain(self, handle: Any, state_handle: int) -> list[str]:
         names: list[str] = []
         try:
-            res = _dre.start_action_for_state(self._handle, state_handle)
+            res = _dre.start_action_for_state(handle, state_handle)
             payload = res[1] if res else None
             while payload:
                 names.append(payload[2:payload.index('"', 2)])
-                payload = _dre.complete_and_start_action(self._handle, state_handle)
+                payload = _dre.complete_and_start_action(handle, state_handle)
         except _dre.error as e:
             raise EngineError(f"the engine failed while evaluating {self.name}: {e}", ruleset=self.name) from e
         if CATCH_ALL not in names:
@@ -157,8 +154,8 @@ class CompiledPolicy:
         return [n for n in names if n != CATCH_ALL]
 
     def close(self) -> None:
-        """Free the ruleset (only once no thread can still use it)."""
+        """Free the rulesets (only once no thread can still use them)."""
         with self._lock:
-            if self._handle is not None:
-                _dre.delete_ruleset(self._handle)
-                self._handle = None
+            for handle in self._handles:
+                _dre.delete_ruleset(handle)
+            self._handles = []

@@ -1,0 +1,33 @@
+"""Fixtures shared by the engine tests, each built on the one before."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from engine import Engine, PolicySet, load_rules
+from engine.loader import load_policy
+from helpers import DEFAULT_POLICY, RULES
+
+
+@pytest.fixture(scope="session")
+def default_policy():
+    return load_policy(DEFAULT_POLICY)
+
+
+@pytest.fixture(scope="session")
+def policy_set():
+    ps = PolicySet.build(load_rules([RULES]), isolate=False)
+    yield ps
+    ps.close()
+
+
+@pytest.fixture(scope="session")
+def engine(policy_set):
+    return Engine(policy_set, clock=lambda: dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture(scope="session")
+def compiled_default(policy_set):
+    return policy_set.resolve("couples-attendance", "1.0.0", dt.date(2026, 6, 1))
