@@ -14,7 +14,8 @@ from .yamlsrc import Document, Path, json_path
 
 MAX_DEPTH = 12
 MAX_LEAVES_PER_RULE = 128  # after `in` expansion; durable_rules freezes past ~511 children (C5)
-MAX_RULES = 250  # durable_rules fails with error 303 from ~620 rules (see docs); stay well below
+MAX_RULES = 250  # the schema's maxItems too
+MAX_PATHS_PER_POLICY = 1200  # 20 durable rulesets of 60 paths: bounded memory and per-decision cost
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NUMERIC_OPS = {"lt", "lte", "gt", "gte"}
 _LIST_OPS = {"in", "not_in"}
@@ -144,6 +145,10 @@ class SemanticChecker:
                              f"unknown recommendation {other!r}{did_you_mean(other, recs)}",
                              ("recommendations", rid, "conflicts_with"))
         self._check_cycles(rules)
+        total = sum(min(path_count(r.when), MAX_PATHS_PER_RULE + 1) for r in rules)
+        if total > MAX_PATHS_PER_POLICY:
+            self.add("too_complex", f"the rules expand to {total} alternative cases in all; one policy version "
+                                    f"may have at most {MAX_PATHS_PER_POLICY}", ("rules",))
 
     def _check_size(self, i: int, rule: Rule) -> None:
         n = _expanded_leaves(rule.when)
@@ -155,7 +160,7 @@ class SemanticChecker:
         count = path_count(rule.when)
         if count > MAX_PATHS_PER_RULE:
             self.add("too_complex",
-                     f"the conditions expand to {count} or more alternative cases (each `any` or `in` inside an "
+                     f"the conditions expand to at least {count} alternative cases (each `any` or `in` inside an "
                      f"`all` multiplies them); at most {MAX_PATHS_PER_RULE}: split the rule",
                      ("rules", i, "when"))
 

@@ -28,7 +28,8 @@ from .errors import CompileError, EngineError
 from .model import Policy
 from .translate import MAX_PATHS_PER_SHARD, NOT_STATE, path_expression, paths
 
-__all__ = ["CompiledPolicy", "ruleset_definition", "shard_definitions", "check_compiles", "dumps", "CATCH_ALL"]
+__all__ = ["CompiledPolicy", "ruleset_definition", "shard_definitions", "check_compiles", "compile_in_child", "dumps",
+           "CATCH_ALL"]
 
 CATCH_ALL = "__always__"
 _SID = "1"
@@ -86,17 +87,22 @@ _CHILD = (
 
 
 def check_compiles(policy: Policy, timeout: float = COMPILE_TIMEOUT_S) -> None:
-    """Compile the ruleset in a child process first: C5 freezes the process that compiles."""
-    definition = dumps(shard_definitions(policy))
+    """Compile the rulesets in a child process first: C5 freezes the process that compiles."""
+    compile_in_child(policy.key, dumps(shard_definitions(policy)), timeout, where=policy.file)
+
+
+def compile_in_child(name: str, shards_json: str, timeout: float, where: str = "") -> None:
+    """Create (and free) the given rulesets in a child process, which may freeze or crash instead of us."""
+    prefix = f"{where}: " if where else ""
     try:
-        proc = subprocess.run([sys.executable, "-c", _CHILD, policy.key], input=definition,
+        proc = subprocess.run([sys.executable, "-c", _CHILD, name], input=shards_json,
                               capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as e:
-        raise CompileError(f"{policy.file}: compiling {policy.key} did not finish within {timeout:g}s "
-                           "(the engine froze; reduce the number of conditions)", ruleset=policy.key) from e
+        raise CompileError(f"{prefix}compiling {name} did not finish within {timeout:g}s "
+                           "(the engine froze; reduce the number of conditions)", ruleset=name) from e
     if proc.returncode != 0 or proc.stdout.strip() != "ok":
         detail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        raise CompileError(f"{policy.file}: the engine rejected {policy.key}: {detail}", ruleset=policy.key)
+        raise CompileError(f"{prefix}the engine rejected {name}: {detail}", ruleset=name)
 
 
 class CompiledPolicy:

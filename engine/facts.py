@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -126,12 +127,23 @@ def _show(v: Any) -> str:
     return str(v)
 
 
+def _non_finite(facts: Any) -> list[Problem]:
+    # JSON Schema cannot refuse NaN (it compares false with every bound), and the engine
+    # would then disagree with itself; Python callers can pass float("nan").
+    out = []
+    if isinstance(facts, dict):
+        for section, values in facts.items():
+            for name, v in (values.items() if isinstance(values, dict) else ()):
+                if isinstance(v, float) and not math.isfinite(v):
+                    out.append(Problem("invalid_facts", f"{v} is not a finite number", f"{section}.{name}"))
+    return out
+
+
 def validate_facts(facts: Any) -> None:
     """Raise FactsError listing every problem, sorted by path."""
-    errors = list(validator("session-facts").iter_errors(facts))
-    if errors:
-        problems = sorted((describe_error(e) for e in errors), key=lambda p: (p.path, p.message))
-        raise FactsError(problems)
+    problems = [describe_error(e) for e in validator("session-facts").iter_errors(facts)] + _non_finite(facts)
+    if problems:
+        raise FactsError(sorted(problems, key=lambda p: (p.path, p.message)))
 
 
 def apply_defaults(facts: dict[str, Any]) -> dict[str, Any]:
