@@ -1,0 +1,86 @@
+"""The application factory: settings -> engine, decision log, keys, metrics -> Flask app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+
+from engine import Engine, PolicySet, load_rules
+from engine.errors import Problem
+
+from . import accesslog, problems
+from .auth import KeyRing
+from .config import ConfigError, load_settings
+from .metrics import Metrics
+from .settings import Settings
+from .sqlite_store import SQLiteStore
+from .store import DecisionStore, StoreError
+
+__all__ = ["AppState", "create_app", "state"]
+
+Config = str | os.PathLike[str] | Mapping[str, Any] | Settings | None
+
+
+@dataclass
+class AppState:
+    """Everything a view needs, built once per app (the engine is prepared, never reloaded per request)."""
+
+    settings: Settings
+    engine: Engine
+    store: DecisionStore
+    keys: KeyRing
+    metrics: Metrics
+
+    def close(self) -> None:
+        """Close this process's decision-log connection."""
+        self.store.close()
+
+
+def state() -> AppState:
+    return current_app.extensions["attendance_policy"]  # type: ignore[no-any-return]
+
+
+def build_engine(settings: Settings) -> Engine:
+    """Load and compile every policy version (each compiled first in a child process)."""
+    engine = Engine(PolicySet.build(load_rules(list(settings.rules))))
+    if not engine.policies.policy_ids():
+        raise ConfigError([Problem("invalid_config", f"no policy versions found under {', '.join(settings.rules)}",
+                                   "policies.rules", settings.source)])
+    return engine
+
+
+def open_store(settings: Settings) -> DecisionStore:
+    store = SQLiteStore(settings.database, busy_timeout_ms=settings.busy_timeout_ms)
+    try:
+        store.migrate()
+    except StoreError as e:
+        raise ConfigError([Problem("invalid_config", str(e), "decision_log.path", settings.source)]) from e
+    return store
+
+
+def create_app(config: Config = None, *, engine: Engine | None = None, store: DecisionStore | None = None) -> Flask:
+    """Build the service. `config`: a YAML/TOML file, a mapping in the same shape, Settings, or None
+    (then $ATTENDANCE_POLICY_CONFIG or the defaults), always with environment overrides applied.
+    Raises ConfigError, PolicyLoadError or CompileError with every problem when it cannot start."""
+    settings = load_settings(config)
+    app = Flask("api")
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_batch_bytes)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+    app.extensions["attendance_policy"] = AppState(
+        settings=settings,
+        engine=engine or build_engine(settings),
+        store=store or open_store(settings),
+        keys=KeyRing(settings.keys, allow_remote_anonymous=settings.allow_unauthenticated),
+        metrics=Metrics(settings.metrics_dir),
+    )
+    from .views import register_views
+
+    register_views(app)
+    problems.register(app)
+    accesslog.install(app)
+    return app

@@ -1,0 +1,123 @@
+"""The decision log's interface: SQLite today, PostgreSQL later (see docs/operations.md)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["DecisionStore", "LogEntry", "Page", "Query", "Record", "REDACTED", "StoreError", "redact", "to_micros"]
+
+REDACTED = "[redacted]"
+
+
+class StoreError(Exception):
+    """The log could not be read or written; the caller turns it into a 503."""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One decision to log, with facts and decision already redacted."""
+
+    decision_id: str
+    evaluated_at: str
+    policy_id: str
+    policy_version: str
+    policy_sha256: str
+    session_id: str
+    key_id: str
+    request_id: str
+    facts: dict[str, Any]
+    decision: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A logged decision as read back: the entry, its position and when it was committed."""
+
+    seq: int
+    logged_at: str
+    entry: LogEntry
+
+    def to_dict(self) -> dict[str, Any]:
+        e = self.entry
+        return {"decision_id": e.decision_id, "seq": self.seq, "logged_at": self.logged_at,
+                "evaluated_at": e.evaluated_at,
+                "policy": {"id": e.policy_id, "version": e.policy_version, "sha256": e.policy_sha256},
+                "session_id": e.session_id, "key_id": e.key_id, "request_id": e.request_id,
+                "facts": e.facts, "decision": e.decision}
+
+
+@dataclass(frozen=True)
+class Query:
+    """Filters of `GET /v1/decisions`; times are UTC microseconds, `until` exclusive."""
+
+    session_id: str | None = None
+    since_us: int | None = None
+    until_us: int | None = None
+    after_seq: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[Record]
+    last_seq: int | None  # set when there may be more: the cursor to continue after
+
+
+class DecisionStore(Protocol):
+    """What the service needs from a decision log."""
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema (idempotent, safe to run from several processes)."""
+
+    def append(self, entries: Sequence[LogEntry]) -> None:
+        """Commit all entries durably in one transaction, or raise StoreError and commit none."""
+
+    def get(self, decision_id: str) -> Record | None: ...
+
+    def query(self, q: Query) -> Page: ...
+
+    def probe(self) -> None:
+        """Raise StoreError unless a write would succeed right now."""
+
+    def close(self) -> None: ...
+
+
+def to_micros(timestamp: str) -> int:
+    """RFC 3339 text -> UTC microseconds since the epoch (orderable, unlike the text)."""
+    parsed = _dt.datetime.fromisoformat(timestamp.replace("z", "Z").replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("a time zone is required")
+    delta = parsed - _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def redact(facts: Any, decision: dict[str, Any], fields: Iterable[str]) -> tuple[Any, dict[str, Any]]:
+    """Copies of the facts and the decision with the given fact paths' values replaced."""
+    paths = set(fields)
+    if not paths:
+        return facts, decision
+    facts = copy.deepcopy(facts)
+    for path in paths:
+        section, name = path.split(".", 1)
+        sub = facts.get(section) if isinstance(facts, dict) else None
+        if isinstance(sub, dict) and name in sub:
+            sub[name] = REDACTED
+    decision = copy.deepcopy(decision)
+    for rec in decision.get("recommendations", []):
+        for cond in rec.get("matched", []):
+            _redact_condition(cond, paths)
+    for nf in decision.get("not_fired", []):
+        if nf.get("failed"):
+            _redact_condition(nf["failed"], paths)
+    return facts, decision
+
+
+def _redact_condition(cond: dict[str, Any], paths: set[str]) -> None:
+    if cond.get("fact") in paths:
+        cond["actual"] = REDACTED
+    if cond.get("other_fact") in paths:
+        cond["expected"] = REDACTED

@@ -1,0 +1,51 @@
+"""GET /healthz, /readyz, /metrics and /openapi.json."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from flask.typing import ResponseReturnValue
+
+from ..app import state
+from ..auth import requires
+from ..openapi import document
+from ..problems import problem_body, problem_response
+from ..store import StoreError
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """The process answers: nothing else is checked (a restart would not help anything else)."""
+    return jsonify({"status": "ok"})
+
+
+def _checks() -> dict[str, str]:
+    checks = {"policies": "ok" if state().engine.policies.policy_ids() else "no policy loaded"}
+    try:
+        state().store.probe()
+        checks["decision_log"] = "ok"
+    except StoreError as e:
+        checks["decision_log"] = f"not writable: {e}"
+    return checks
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    """Ready when policies are loaded and a write to the decision log succeeds right now."""
+    checks = _checks()
+    if all(v == "ok" for v in checks.values()):
+        return jsonify({"status": "ready", "checks": checks})
+    failing = "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
+    return problem_response(problem_body(503, "not_ready", "Not ready", failing, checks=checks))
+
+
+@bp.get("/metrics")
+@requires("admin")
+def metrics() -> ResponseReturnValue:
+    return Response(state().metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    return jsonify(document(state().settings))
