@@ -19,7 +19,7 @@ from .registry import PolicySet
 __all__ = ["main", "default_rules_dir", "load_engine", "print_problems"]
 
 # Modules that add sub-commands: each has `register(subparsers)`.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("engine.cli_tools", "api.cli")
 
 
 def default_rules_dir() -> str:
@@ -56,6 +56,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     except PolicyError as e:
         print_problems([Problem(e.code, e.message, "")])
+        return 1
+    from .tooling.lock import check_locks
+
+    if locked := check_locks(policies):  # released versions are immutable
+        print_problems(locked)
         return 1
     n = len(policies)
     if n == 0:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .compiler import CompiledPolicy
 from .errors import PolicyError, PolicyLoadError, Problem
-from .evaluator import Engine
+from .evaluator import Engine, decide
+from .facts import prepare_facts
 from .rationale import Decision
+from .registry import PolicySet
 from .yamlsrc import json_path, read_yaml
 
-__all__ = ["Scenario", "ScenarioResult", "load_scenarios", "scenario_files", "run_scenario"]
+__all__ = ["Scenario", "ScenarioResult", "load_scenarios", "scenario_files", "run_scenario", "compare",
+           "target_version", "run_on"]
 
 _EXPECT_KEYS = {"include", "exclude", "suppressed", "indicator", "exact"}
 _KEYS = {"name", "facts", "expect", "version", "policy"}
@@ -39,6 +44,8 @@ class ScenarioResult:
     scenario: Scenario
     failures: list[str] = field(default_factory=list)
     decision: Decision | None = None
+    facts: dict[str, Any] | None = None  # the prepared facts (defaults applied), when they were valid
+    policy_key: str | None = None  # `<policy>@<version>` the scenario ran against
 
     @property
     def passed(self) -> bool:
@@ -108,6 +115,32 @@ def run_scenario(engine: Engine, sc: Scenario) -> ScenarioResult:
         return result
     result.decision = decision
     result.failures = compare(sc.expect, decision)
+    return result
+
+
+def target_version(policies: PolicySet, sc: Scenario) -> CompiledPolicy:
+    """The version a scenario tests: the one it pins, else the newest loaded version of its policy.
+
+    The newest, not the active one: in a pull request the new version is usually not in effect yet,
+    and it is the one whose behaviour the scenarios describe.
+    """
+    version = sc.version
+    if version is None and sc.policy is not None:
+        found = policies.versions(sc.policy)
+        version = found[-1].version if found else None
+    return policies.resolve(sc.policy, version, _dt.date.today())
+
+
+def run_on(compiled: CompiledPolicy, sc: Scenario) -> ScenarioResult:
+    """Evaluate one scenario on a given compiled version, keeping the prepared facts (for coverage)."""
+    result = ScenarioResult(sc, policy_key=compiled.policy.key)
+    try:
+        result.facts = prepare_facts(sc.facts)
+        result.decision = decide(compiled, result.facts)
+    except PolicyError as e:
+        result.failures.append(f"evaluation failed: {e.code}: {e.message}")
+        return result
+    result.failures = compare(sc.expect, result.decision)
     return result
 
 
