@@ -9,8 +9,10 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from engine import Engine, PolicySet, load_rules
 from engine.errors import Problem
+from engine.evaluator import Engine
+from engine.loader import load_rules
+from engine.registry import PolicySet
 
 from . import accesslog, problems
 from .auth import KeyRing
