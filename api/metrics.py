@@ -136,9 +136,10 @@ def render_text(merged: dict[str, Any]) -> str:
 
 def _read(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None  # a worker's file vanished between listing and reading: retired meanwhile
+    return data if isinstance(data, dict) else None
 
 
 @contextmanager

@@ -1,0 +1,108 @@
+"""The SQLite decision log: schema versions, durability settings, redaction, time keys."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.sqlite_store import SCHEMA_VERSION, SQLiteStore
+from api.store import REDACTED, LogEntry, Query, StoreError, redact, to_micros
+
+
+def _entry(i: int, session: str = "s") -> LogEntry:
+    return LogEntry(f"d-{i}", f"2026-06-01T12:00:{i:02d}Z", "p", "1.0.0", "0" * 64, session, "k", f"r-{i}",
+                    {"session": {"id": session}}, {"decision_id": f"d-{i}"})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    s = SQLiteStore(str(tmp_path / "sub" / "log.sqlite3"), busy_timeout_ms=50)
+    s.migrate()
+    yield s
+    s.close()
+
+
+def _pragma(path: str, name: str) -> Any:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_schema_is_created_once_and_versioned(store: SQLiteStore) -> None:
+    store.migrate()  # idempotent
+    assert _pragma(store.path, "user_version") == SCHEMA_VERSION
+    assert _pragma(store.path, "journal_mode") == "wal"
+
+
+def test_newer_schema_is_refused(store: SQLiteStore) -> None:
+    conn = sqlite3.connect(store.path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="upgrade the service, do not downgrade the log"):
+        store.migrate()
+
+
+def test_unopenable_path(tmp_path: Path) -> None:
+    (tmp_path / "dir.sqlite3").mkdir()
+    with pytest.raises(StoreError, match="cannot open the decision log"):
+        SQLiteStore(str(tmp_path / "dir.sqlite3")).migrate()
+
+
+def test_append_get_query(store: SQLiteStore) -> None:
+    store.append([_entry(i, "a" if i % 2 else "b") for i in range(5)])
+    record = store.get("d-3")
+    assert record is not None and record.entry == _entry(3, "a") and record.seq == 4
+    assert store.get("nope") is None
+    page = store.query(Query(session_id="b", limit=2))
+    assert [r.entry.decision_id for r in page.records] == ["d-0", "d-2"] and page.last_seq == 3
+    rest = store.query(Query(session_id="b", limit=2, after_seq=3))
+    assert [r.entry.decision_id for r in rest.records] == ["d-4"] and rest.last_seq is None
+    window = store.query(Query(since_us=to_micros("2026-06-01T12:00:01Z"), until_us=to_micros("2026-06-01T12:00:03Z")))
+    assert [r.entry.decision_id for r in window.records] == ["d-1", "d-2"]
+
+
+def test_a_failed_batch_commits_nothing(store: SQLiteStore) -> None:
+    store.append([_entry(1)])
+    with pytest.raises(StoreError, match="UNIQUE constraint failed"):
+        store.append([_entry(2), _entry(1)])
+    assert store.get("d-2") is None
+    store.append([_entry(2)])  # the connection recovered
+    assert store.get("d-2") is not None
+
+
+@pytest.mark.parametrize(("text", "micros"), [
+    ("1970-01-01T00:00:00Z", 0),
+    ("1970-01-01T00:00:01.5Z", 1_500_000),
+    ("1970-01-01T01:00:00+01:00", 0),
+    ("2026-06-01T12:00:00.000001z", 1_780_315_200_000_001),
+])
+def test_to_micros(text: str, micros: int) -> None:
+    assert to_micros(text) == micros
+
+
+@pytest.mark.parametrize("text", ["2026-06-01T12:00:00", "2026-06-01 nonsense", ""])
+def test_to_micros_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        to_micros(text)
+
+
+def test_redact_copies_and_covers_conditions() -> None:
+    facts = {"session": {"id": "s", "scheduled_start": "2026-06-01T12:00:00Z"}, "attendance": {"partners_present": 1}}
+    decision = {"recommendations": [{"matched": [
+        {"fact": "attendance.partners_present", "actual": 1, "expected": 2, "other_fact": "attendance.partners_expected"},
+        {"fact": "session.type", "actual": "couples", "expected": "couples"}]}],
+        "not_fired": [{"failed": {"fact": "attendance.partners_present", "actual": 1, "expected": 0}},
+                      {"failed": None}]}
+    f2, d2 = redact(facts, decision, ["attendance.partners_present", "attendance.partners_expected"])
+    assert f2["attendance"]["partners_present"] == REDACTED and facts["attendance"]["partners_present"] == 1
+    matched = d2["recommendations"][0]["matched"]
+    assert (matched[0]["actual"], matched[0]["expected"]) == (REDACTED, REDACTED)
+    assert matched[1]["actual"] == "couples"
+    assert d2["not_fired"][0]["failed"]["actual"] == REDACTED
+    assert decision["recommendations"][0]["matched"][0]["actual"] == 1
+    assert redact(facts, decision, []) == (facts, decision)
