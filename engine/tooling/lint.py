@@ -30,6 +30,7 @@ __all__ = ["lint_policies", "DEFAULT_BUDGET"]
 
 DEFAULT_BUDGET = 200_000  # search nodes per question
 _CLOSEST_LIMIT = 50_000  # combinations tried to show how close an unreachable rule comes
+_CLOSEST_TIES = 200
 CASE_ID = "lint-case"
 
 
@@ -107,10 +108,17 @@ def _report_unreachable(ctx: _Context, rule_id: str, facts: list[str]) -> None:
 
 
 def _closest(ctx: _Context, rule_id: str, facts: list[str]) -> tuple[dict[str, Any], Leaf] | None:
+    """The case meeting most of the rule's conditions; among those, the one failing latest."""
     nnf_leaves = leaves(ctx.logic.nnf[rule_id])
-    best = max(ctx.space.assignments(facts), key=lambda a: sum(1 for x in nnf_leaves if cond3(x, a)))
-    failed = check(ctx.policy.rule(rule_id).when, prepared(best, CASE_ID)).failed
-    return (best, failed) if failed is not None else None
+    scored = [(sum(1 for x in nnf_leaves if cond3(x, a)), a) for a in ctx.space.assignments(facts)]
+    top = max(score for score, _ in scored)
+    best: tuple[int, dict[str, Any], Leaf] | None = None
+    for a in [a for score, a in scored if score == top][:_CLOSEST_TIES]:
+        failed = check(ctx.policy.rule(rule_id).when, prepared(a, CASE_ID)).failed
+        at = nnf_leaves.index(failed) if failed in nnf_leaves else -1
+        if failed is not None and (best is None or at > best[0]):
+            best = (at, a, failed)
+    return (best[1], best[2]) if best else None
 
 
 def _describe(leaf: Leaf) -> str:

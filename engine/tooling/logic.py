@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import All, AnyOf, Condition, Leaf, Policy, leaves, to_nnf
-from .space import ABSENT, FactSpace, policy_leaves
+from .space import ABSENT, FactSpace
 
 __all__ = ["Tri", "t_and", "t_or", "t_not", "cond3", "PolicyLogic", "Search", "search", "collapse", "order_facts",
            "facts_of"]
@@ -180,7 +180,8 @@ def collapse(space: FactSpace, policies: Iterable[Policy]) -> FactSpace:
     """
     by_fact: dict[str, list[Leaf]] = {}
     linked: set[str] = set()
-    for leaf in (x for p in policies for x in policy_leaves(p)):
+    conditions = [r.when for p in policies for r in p.rules] + [m.when for p in policies for m in p.must_decide]
+    for leaf in (x for c in conditions for x in leaves(to_nnf(c))):  # as evaluated: `not` pushed down
         if leaf.other_fact:
             linked |= {leaf.fact, leaf.other_fact}
         else:

@@ -98,7 +98,7 @@ def _result_dict(r: ScenarioResult) -> dict[str, Any]:
     sc = r.scenario
     return {"name": sc.name, "file": sc.file, "line": sc.line, "policy": r.policy_key, "passed": r.passed,
             "failures": r.failures, "actual": _actual(r) if r.decision is not None else None,
-            "diff": unified(r) if not r.passed else []}
+            "diff": unified(r) if not r.passed and r.decision is not None else []}
 
 
 def to_dict(run: TestRun, *, coverage: bool, shortfalls: list[str]) -> dict[str, Any]:
@@ -138,7 +138,7 @@ def _failure(r: ScenarioResult) -> list[str]:
     sc = r.scenario
     out = [f" {sc.name} ".center(72, "_"), f"{sc.where} ({r.policy_key or 'no policy version'})"]
     out += [f"E   {f}" for f in r.failures]
-    return out + [f"    {line}" for line in unified(r)]
+    return out + ([f"    {line}" for line in unified(r)] if r.decision is not None else [])
 
 
 def _coverage_lines(run: TestRun) -> list[str]:

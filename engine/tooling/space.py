@@ -20,7 +20,8 @@ from ..facts import FactSpec, apply_defaults, fact_catalogue
 from ..model import Leaf, Policy, leaves
 from ..schemas import load_schema
 
-__all__ = ["ABSENT", "FactSpace", "policy_leaves", "build_space"]
+__all__ = ["ABSENT", "FactSpace", "policy_leaves", "build_space", "numeric_points", "to_facts", "prepared", "case_key",
+           "neutral"]
 
 _SMALL_RANGE = 8  # a bounded integer with at most this many values and no threshold takes them all
 
@@ -61,7 +62,8 @@ def neutral(spec: FactSpec) -> Any:
     return ABSENT
 
 
-def _numbers(spec: FactSpec, thresholds: set[float]) -> list[Any]:
+def numeric_points(spec: FactSpec, thresholds: set[float]) -> list[Any]:
+    """Each threshold, one step below and above (1, or less between close thresholds), within bounds."""
     if not thresholds:
         lo, hi = spec.minimum, spec.maximum
         if spec.kind == "integer" and lo is not None and hi is not None and hi - lo < _SMALL_RANGE:
@@ -91,7 +93,7 @@ def _domain(spec: FactSpec, thresholds: set[float], literals: set[Any]) -> tuple
     elif spec.kind == "enum":
         values = list(spec.enum)
     elif spec.numeric:
-        values = _numbers(spec, thresholds)
+        values = numeric_points(spec, thresholds)
     else:
         values = sorted(literals, key=str)
     first = neutral(spec)
