@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 import threading
@@ -45,12 +46,26 @@ def _number(x: float) -> str:
     return text
 
 
+_EXPONENT = re.compile(r"[0-9][eE][-+]?[0-9]|NaN|Infinity")
+
+
 def dumps(obj: Any) -> str:
-    """JSON without exponent notation (durable_rules refuses `1e-05`, error 204)."""
+    """JSON without exponent notation (durable_rules refuses `1e-05`, error 204).
+
+    The C encoder does the common case; only a document that contains an
+    exponent (or NaN/Infinity, which we refuse) is rewritten by hand.
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    # Python writes exponents with a sign (1e-05, 1e+16): a cheap test before the exact one.
+    suspect = "e-" in text or "e+" in text or "NaN" in text or "Infinity" in text
+    return _slow_dumps(obj) if suspect and _EXPONENT.search(text) else text
+
+
+def _slow_dumps(obj: Any) -> str:
     if isinstance(obj, dict):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{dumps(v)}" for k, v in obj.items()) + "}"
+        return "{" + ",".join(f"{json.dumps(str(k))}:{_slow_dumps(v)}" for k, v in obj.items()) + "}"
     if isinstance(obj, (list, tuple)):
-        return "[" + ",".join(dumps(v) for v in obj) + "]"
+        return "[" + ",".join(_slow_dumps(v) for v in obj) + "]"
     if isinstance(obj, float):
         return _number(obj)
     return json.dumps(obj, ensure_ascii=False)

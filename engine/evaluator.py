@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from .compiler import CompiledPolicy
+from .decider import Decider
 from .facts import get_path, prepare_facts
-from .model import Policy, Rule
-from .rationale import Decision, FiredRecommendation, NotFired, Suppressed, leaf_dict, render
-from .reference import check
+from .rationale import Decision
 from .registry import PolicySet
 
 __all__ = ["Engine", "project", "decide"]
@@ -34,54 +32,11 @@ def project(facts: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def _precedence(policy: Policy, fired_ids: list[str]) -> list[Rule]:
-    rules = [policy.rule(rid) for rid in fired_ids]
-    return sorted(rules, key=lambda r: (r.priority, r.id))
-
-
 def decide(compiled: CompiledPolicy, facts: dict[str, Any], *, explain: bool = False,
            decision_id: str | None = None, now: _dt.datetime | None = None) -> Decision:
-    """Evaluate prepared facts on one compiled policy version."""
-    policy = compiled.policy
-    fired = _precedence(policy, compiled.fired(project(facts, policy.fact_paths)))
-    suppressor: dict[str, str] = {}
-    for rule in fired:
-        for rec_id in rule.suppresses:
-            suppressor.setdefault(rec_id, rule.id)
-    recs: list[FiredRecommendation] = []
-    suppressed: list[Suppressed] = []
-    given: set[str] = set()
-    for rule in fired:
-        outcome = check(rule.when, facts)
-        matched = tuple(leaf_dict(x, facts) for x in outcome.matched)
-        for rec_id in rule.then:
-            if rec_id in given:
-                continue
-            given.add(rec_id)
-            if rec_id in suppressor:
-                suppressed.append(Suppressed(rec_id, rule.id, suppressor[rec_id]))
-                continue
-            cat = policy.recommendations[rec_id]
-            recs.append(FiredRecommendation(
-                rec_id, cat.title, rule.indicator or cat.indicator, cat.category, cat.text, rule.id,
-                render(rule.rationale, facts, policy, outcome.why()), rule.source, matched))
-    return Decision(
-        decision_id=decision_id or str(uuid.uuid4()), policy=policy,
-        evaluated_at=(now or _utcnow()).isoformat().replace("+00:00", "Z"),
-        session_id=facts["session"]["id"], fired=tuple(r.id for r in fired),
-        recommendations=tuple(recs), suppressed=tuple(suppressed),
-        not_fired=_why_not(policy, {r.id for r in fired}, facts) if explain else None,
-    )
-
-
-def _why_not(policy: Policy, fired: set[str], facts: dict[str, Any]) -> tuple[NotFired, ...]:
-    out = []
-    for rule in sorted(policy.rules, key=lambda r: (r.priority, r.id)):
-        if rule.id in fired:
-            continue
-        failed = check(rule.when, facts).failed
-        out.append(NotFired(rule.id, rule.title, leaf_dict(failed, facts) if failed else None))
-    return tuple(out)
+    """Evaluate prepared facts on one compiled policy version, without a memo."""
+    return Decider(compiled, memo_size=0).decide(facts, explain=explain, decision_id=decision_id,
+                                                 now=now or _utcnow())
 
 
 class Engine:
@@ -98,5 +53,7 @@ class Engine:
                  explain: bool = False) -> Decision:
         """Validate facts (FactsError lists every problem), pick the version, decide."""
         prepared = prepare_facts(facts)
-        compiled = self.resolve(policy, version)
-        return decide(compiled, prepared, explain=explain, now=self.clock())
+        now = self.clock()
+        policies = self.policies  # one read: a reload may swap the set meanwhile
+        compiled = policies.resolve(policy, version, now.date())
+        return policies.decider(compiled.name).decide(prepared, explain=explain, now=now)

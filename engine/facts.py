@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from functools import cache
@@ -11,6 +10,7 @@ from typing import Any
 from jsonschema import ValidationError
 
 from .errors import FactsError, Problem
+from .fastcheck import facts_ok
 from .schemas import load_schema, validator
 from .suggest import did_you_mean
 
@@ -146,30 +146,56 @@ def validate_facts(facts: Any) -> None:
         raise FactsError(sorted(problems, key=lambda p: (p.path, p.message)))
 
 
-def apply_defaults(facts: dict[str, Any]) -> dict[str, Any]:
-    """A copy of valid facts with every schema default filled in and nulls removed."""
-    out = copy.deepcopy(facts)
+@dataclass(frozen=True)
+class _DefaultPlan:
+    sections: tuple[tuple[str, dict[str, Any]], ...]
+    copied: tuple[tuple[str, str, str, str], ...]  # (section, name) <- (section, name)
+    numeric: tuple[tuple[str, str], ...]
+
+
+@cache
+def _default_plan() -> _DefaultPlan:
+    sections: dict[str, dict[str, Any]] = {}
+    copied, numeric = [], []
     for spec in fact_catalogue().values():
         section, name = spec.path.split(".", 1)
-        values = out.setdefault(section, {})
-        if values.get(name, 0) is None:
-            del values[name]  # null means unknown: the same as not sent
-        if name in values:
-            continue
+        sections.setdefault(section, {})
         if spec.has_default:
-            values[name] = spec.default
-    for spec in fact_catalogue().values():
-        section, name = spec.path.split(".", 1)
-        if spec.default_from and name not in out[section]:
+            sections[section][name] = spec.default
+        if spec.default_from:
             src_section, src_name = spec.default_from.split(".", 1)
-            if src_name in out[src_section]:
-                out[section][name] = out[src_section][src_name]
+            copied.append((section, name, src_section, src_name))
+        if spec.numeric:
+            numeric.append((section, name))
+    return _DefaultPlan(tuple(sections.items()), tuple(copied), tuple(numeric))
+
+
+def apply_defaults(facts: dict[str, Any]) -> dict[str, Any]:
+    """A new dict of valid facts with every schema default filled in, nulls removed, whole floats as ints."""
+    plan = _default_plan()
+    out: dict[str, dict[str, Any]] = {}
+    for section, defaults in plan.sections:
+        sent = facts.get(section)
+        merged = {**defaults, **sent} if sent else dict(defaults)
+        out[section] = merged
+    for section, name, src_section, src_name in plan.copied:
+        values = out[section]
+        if values.get(name) is None and src_name in out[src_section]:
+            values[name] = out[src_section][src_name]
+    for section, name in plan.numeric:
+        values = out[section]
+        v = values.get(name, 0)
+        if v is None:
+            del values[name]  # null means unknown: the same as not sent
+        elif isinstance(v, float) and v.is_integer():
+            values[name] = int(v)  # 9.0 and 9 are one value: same memo key, same JSON
     return out
 
 
 def prepare_facts(facts: Any) -> dict[str, Any]:
-    """Validate, then apply defaults: the facts every rule sees."""
-    validate_facts(facts)
+    """Validate (fast path first, jsonschema for the error list), then apply defaults."""
+    if not facts_ok(facts):
+        validate_facts(facts)
     return apply_defaults(facts)
 
 

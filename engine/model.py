@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 __all__ = ["Leaf", "All", "AnyOf", "Not", "Condition", "Rule", "Recommendation", "Policy", "OPS"]
@@ -138,7 +139,7 @@ class Policy:
         """`<policy>@<version>`: the ruleset name."""
         return f"{self.id}@{self.version}"
 
-    @property
+    @cached_property
     def version_tuple(self) -> tuple[int, int, int]:
         major, minor, patch = (int(x) for x in self.version.split("."))
         return major, minor, patch

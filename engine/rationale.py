@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +10,8 @@ from .checks import PLACEHOLDER
 from .facts import fact_catalogue, get_path
 from .model import SYMBOL, Leaf, Policy
 
-__all__ = ["Decision", "FiredRecommendation", "Suppressed", "NotFired", "render", "leaf_dict", "describe_leaf"]
+__all__ = ["Decision", "FiredRecommendation", "Suppressed", "NotFired", "render", "compile_template", "leaf_dict",
+           "describe_leaf"]
 
 
 def _show(v: Any) -> str:
@@ -47,19 +49,45 @@ def describe_leaf(leaf: Leaf, facts: dict[str, Any]) -> str:
     return f"{spec.title}: {_show(actual) if present else 'unknown'}"
 
 
+Renderer = Callable[[dict[str, Any], tuple[Leaf, ...]], str]
+
+
+def compile_template(template: str, policy: Policy) -> Renderer:
+    """Prepare a rationale template once: `{fact.path}`, `{param:name}` and `{matched}`.
+
+    Whitespace is collapsed when the template is prepared (YAML folding leaves
+    runs of spaces); parameters are constants and are filled in here.
+    """
+    parts: list[tuple[str, str]] = []  # (kind, text): "text" literal, "fact" path, "matched"
+    pieces = PLACEHOLDER.split(" ".join(template.split()))
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            parts.append(("text", piece))
+        elif piece == "matched":
+            parts.append(("matched", ""))
+        elif piece.startswith("param:"):
+            parts.append(("text", _show(policy.parameters[piece[len("param:"):]])))
+        else:
+            parts.append(("fact", piece))
+
+    def render_(facts: dict[str, Any], matched: tuple[Leaf, ...]) -> str:
+        out = []
+        for kind, text in parts:
+            if kind == "text":
+                out.append(text)
+            elif kind == "fact":
+                present, value = get_path(facts, text)
+                out.append(_show(value) if present else "unknown")
+            else:
+                out.append("; ".join(dict.fromkeys(describe_leaf(x, facts) for x in matched)))
+        return "".join(out)
+
+    return render_
+
+
 def render(template: str, facts: dict[str, Any], policy: Policy, matched: tuple[Leaf, ...]) -> str:
-    """Fill `{fact.path}`, `{param:name}` and `{matched}` into a rationale template."""
-
-    def sub(m: Any) -> str:
-        name = m.group(1)
-        if name == "matched":
-            return "; ".join(dict.fromkeys(describe_leaf(x, facts) for x in matched))
-        if name.startswith("param:"):
-            return _show(policy.parameters[name[len("param:"):]])
-        present, value = get_path(facts, name)
-        return _show(value) if present else "unknown"
-
-    return " ".join(PLACEHOLDER.sub(sub, template).split())
+    """Fill a rationale template (see `compile_template`)."""
+    return compile_template(template, policy)(facts, matched)
 
 
 @dataclass(frozen=True)

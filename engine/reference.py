@@ -7,13 +7,14 @@ negation normal form, exactly as the compiler emits them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .facts import get_path
 from .model import All, AnyOf, Condition, Leaf, Not, to_nnf
 
-__all__ = ["Outcome", "check", "holds", "leaf_holds"]
+__all__ = ["Outcome", "check", "compile_check", "holds", "leaf_holds"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +102,63 @@ def _has_not(cond: Condition) -> bool:
 
 def holds(cond: Condition, facts: dict[str, Any]) -> bool:
     return check(cond, facts).ok
+
+
+Checker = Callable[[dict[str, Any]], Outcome]
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "in": lambda a, b: a in b,
+    "not_in": lambda a, b: a not in b,
+}
+_ABSENT = object()
+
+
+def compile_check(cond: Condition) -> Checker:
+    """`check` prepared once: the same answers as `check(cond, facts)`, several times faster."""
+    return _compile(to_nnf(cond))
+
+
+def _compile(cond: Condition) -> Checker:
+    if isinstance(cond, Leaf):
+        return _compile_leaf(cond)
+    items = [_compile(c) for c in cond.items]  # type: ignore[union-attr]
+    if isinstance(cond, All):
+        def all_(facts: dict[str, Any]) -> Outcome:
+            matched: tuple[Leaf, ...] = ()
+            reasons: tuple[Leaf, ...] = ()
+            for item in items:
+                out = item(facts)
+                if not out.ok:
+                    return Outcome(False, failed=out.failed)
+                matched += out.matched
+                reasons += out.reasons
+            return Outcome(True, matched, reasons=reasons)
+        return all_
+
+    def any_(facts: dict[str, Any]) -> Outcome:
+        outs = [item(facts) for item in items]
+        hits = tuple(leaf for o in outs if o.ok for leaf in o.matched)
+        if hits:
+            return Outcome(True, hits, reasons=hits)
+        return Outcome(False, failed=outs[0].failed if outs else None)
+    return any_
+
+
+def _compile_leaf(leaf: Leaf) -> Checker:
+    section, name = leaf.fact.split(".", 1)
+    op = _OPS[leaf.op]
+    yes, no = Outcome(True, (leaf,)), Outcome(False, failed=leaf)
+    if leaf.other_fact is None:
+        expected = leaf.value
+
+        def leaf_(facts: dict[str, Any]) -> Outcome:
+            actual = facts.get(section, {}).get(name, _ABSENT)
+            return yes if actual is not _ABSENT and op(actual, expected) else no
+        return leaf_
+    other_section, other_name = leaf.other_fact.split(".", 1)
+
+    def pair(facts: dict[str, Any]) -> Outcome:
+        actual = facts.get(section, {}).get(name, _ABSENT)
+        other = facts.get(other_section, {}).get(other_name, _ABSENT)
+        return yes if actual is not _ABSENT and other is not _ABSENT and op(actual, other) else no
+    return pair

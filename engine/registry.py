@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .compiler import CompiledPolicy, check_compiles
+from .decider import MEMO_SIZE, Decider
 from .errors import NoActiveVersionError, UnknownPolicyError
 from .model import Policy
 from .suggest import closest
@@ -19,19 +21,29 @@ class PolicySet:
     """Immutable: a reload builds a new set and swaps it in whole."""
 
     compiled: dict[str, CompiledPolicy] = field(default_factory=dict)
+    deciders: dict[str, Decider] = field(default_factory=dict)
+    _active: dict[tuple[str, _dt.date], Policy] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def build(cls, policies: Iterable[Policy], *, isolate: bool = True) -> PolicySet:
+    def build(cls, policies: Iterable[Policy], *, isolate: bool = True, memo_size: int = MEMO_SIZE) -> PolicySet:
         """Compile every version (first in a child process when `isolate`, see compiler C5)."""
         out: dict[str, CompiledPolicy] = {}
         for policy in policies:
             if isolate:
                 check_compiles(policy)
             out[policy.key] = CompiledPolicy(policy)
-        return cls(out)
+        return cls(out, {key: Decider(c, memo_size) for key, c in out.items()})
+
+    def decider(self, key: str) -> Decider:
+        """The prepared decider (with its memo) of a compiled version."""
+        return self.deciders[key]
 
     def policy_ids(self) -> list[str]:
-        return sorted({c.policy.id for c in self.compiled.values()})
+        return list(self._ids)
+
+    @cached_property
+    def _ids(self) -> tuple[str, ...]:
+        return tuple(sorted({c.policy.id for c in self.compiled.values()}))
 
     def versions(self, policy_id: str) -> list[Policy]:
         """Loaded versions of a policy, oldest first (semver order)."""
@@ -39,13 +51,20 @@ class PolicySet:
         return sorted(found, key=lambda p: p.version_tuple)
 
     def active(self, policy_id: str, today: _dt.date) -> Policy:
-        """The latest version whose `effective_from` is not in the future."""
+        """The highest version whose `effective_from` is not in the future."""
+        cached = self._active.get((policy_id, today))
+        if cached is not None:
+            return cached
         versions = self.versions(self._known(policy_id))
         live = [p for p in versions if p.effective_from <= today]
         if not live:
             first = min(p.effective_from for p in versions)
             raise NoActiveVersionError(f"no version of {policy_id!r} is in effect on {today} (first from {first})")
-        return max(live, key=lambda p: (p.effective_from, p.version_tuple))
+        found = max(live, key=lambda p: p.version_tuple)
+        if len(self._active) > 64:
+            self._active.clear()
+        self._active[(policy_id, today)] = found
+        return found
 
     def resolve(self, policy_id: str | None, version: str | None, today: _dt.date) -> CompiledPolicy:
         """The compiled version a request asks for (pinned or active)."""
