@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from .cli import default_rules_dir, print_problems
-from .errors import PolicyError, PolicyLoadError, Problem, UnknownPolicyError
-from .loader import load_policy, load_rules, policy_files
-from .model import Policy
+from .errors import PolicyError, PolicyLoadError, Problem
 from .registry import PolicySet
-from .scenarios import Scenario, load_scenarios, scenario_files
-from .suggest import closest
+from .scenarios import scenario_files
+from .tooling.sources import diff_cases, load_all_scenarios, load_policies, policy_sources, resolve_ref
 
-__all__ = ["register", "resolve_ref"]
+__all__ = ["register"]
 
 OK, FAILED, UNUSABLE = 0, 1, 2
 _EXIT = """exit status: 0 ok, 1 {fail}, 2 nothing could be checked (invalid policy or scenario file{extra})"""
@@ -32,34 +30,6 @@ _RULES_HELP = "rules directory (default: ./rules or $ATTENDANCE_POLICY_RULES)"
 def _emit(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
     print()
-
-
-def _policy_sources(paths: list[str]) -> list[Path]:
-    """Where the policies of the given scenario files or rules directories live."""
-    out = []
-    for p in map(Path, paths):
-        out.append(p if p.is_dir() else p.parent.parent if p.parent.name == "tests" else p.parent)
-    return out
-
-
-def _load_policies(sources: list[Path] | list[str]) -> list[Policy]:
-    files = list({f.resolve(): f for f in policy_files(sources)}.values())
-    return load_rules(files)
-
-
-def _load_scenarios(files: list[Path]) -> list[Scenario]:
-    scenarios: list[Scenario] = []
-    problems: list[Problem] = []
-    for f in files:
-        try:
-            scenarios += load_scenarios(f)
-        except PolicyLoadError as e:
-            problems += e.problems
-        except OSError as e:
-            problems.append(Problem("unreadable_file", e.strerror or str(e), "", str(f)))
-    if problems:
-        raise PolicyLoadError(problems)
-    return scenarios
 
 
 def _missing(paths: list[str]) -> int | None:
@@ -79,8 +49,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     if (code := _missing(paths)) is not None:
         return code
     try:
-        policies = _load_policies([args.rules] if args.rules else _policy_sources(paths))
-        scenarios = _load_scenarios(scenario_files(paths))
+        policies = load_policies([args.rules] if args.rules else policy_sources(paths))
+        scenarios = load_all_scenarios(scenario_files(paths))
         if not scenarios:
             print(f"no scenarios found under {', '.join(paths)}", file=sys.stderr)
             return UNUSABLE
@@ -140,7 +110,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     if (code := _missing(paths)) is not None:
         return code
     try:
-        policies = _load_policies(paths)
+        policies = load_policies(paths)
         report = lint_policies(policies)
     except PolicyLoadError as e:
         print_problems(e.problems)
@@ -187,39 +157,13 @@ def _add_lint(sub: Any) -> None:
 
 # -- diff ------------------------------------------------------------------
 
-def resolve_ref(ref: str, rules_dir: str) -> Policy:
-    """`<policy>@<version>` (looked up in the rules directory) or a policy file."""
-    if Path(ref).is_file() or "@" not in ref:
-        return load_policy(ref)
-    policy_id, version = ref.split("@", 1)
-    folder = Path(rules_dir) / policy_id
-    if not folder.is_dir():
-        known = [d.name for d in Path(rules_dir).iterdir() if d.is_dir()] if Path(rules_dir).is_dir() else []
-        raise UnknownPolicyError(f"unknown policy {policy_id!r} in {rules_dir}", suggestion=closest(policy_id, known))
-    found = [f for f in policy_files([folder]) if f.parent == folder]
-    match = [f for f in found if f.name.rsplit(".", 1)[0] == version]
-    if not match:
-        raise UnknownPolicyError(f"policy {policy_id!r} has no version {version!r} in {folder}",
-                                 suggestion=closest(version, [f.name.rsplit(".", 1)[0] for f in found]), version=True)
-    return load_policy(match[0])
-
-
-def _diff_cases(args: argparse.Namespace, old: Policy, new: Policy) -> list[Scenario]:
-    dirs = [Path(d) for d in args.cases] if args.cases else [Path(p.file).parent / "tests" for p in (old, new)]
-    files: dict[Path, Path] = {}
-    for d in dirs:
-        for f in (scenario_files([d]) or sorted(d.glob("*.y*ml"))) if d.is_dir() else [d] if d.exists() else []:
-            files.setdefault(f.resolve(), f)
-    return [s for s in _load_scenarios(list(files.values())) if s.policy in (None, old.id, new.id)]
-
-
 def cmd_diff(args: argparse.Namespace) -> int:
     from .tooling.diff import diff_policies
     from .tooling.diff_report import to_dict, to_markdown
 
     try:
         old, new = resolve_ref(args.old, args.rules), resolve_ref(args.new, args.rules)
-        report = diff_policies(old, new, _diff_cases(args, old, new))
+        report = diff_policies(old, new, diff_cases(args.cases, old, new))
     except PolicyLoadError as e:
         print_problems(e.problems)
         return UNUSABLE
@@ -270,7 +214,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
     if (code := _missing(args.paths)) is not None:
         return code
     try:
-        policies = _load_policies(args.paths)
+        policies = load_policies(args.paths)
     except PolicyLoadError as e:
         print_problems(e.problems)
         return UNUSABLE
