@@ -11,13 +11,13 @@ billions. Both versions decide each case with the compiled engine.
 
 from __future__ import annotations
 
+import datetime as _dt
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import FactsError, PolicyError
-from ..evaluator import decide
 from ..facts import apply_defaults, prepare_facts
 from ..model import Policy
 from ..rationale import Decision
@@ -29,6 +29,7 @@ from .space import FactSpace, build_space, case_key, to_facts
 __all__ = ["RecState", "Change", "ChangeGroup", "DiffReport", "diff_policies", "SLICE_LIMIT"]
 
 SLICE_LIMIT = 100_000  # combinations per recommendation before values that conditions treat alike are merged
+_NOW = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC)  # decisions here are compared, never logged
 KINDS = ("removed", "suppressed", "added", "unsuppressed", "indicator", "rule")
 
 
@@ -138,13 +139,13 @@ def _slices(space: FactSpace, logics: Sequence[PolicyLogic]) -> Iterator[list[st
 class _Differ:
     def __init__(self, report: DiffReport, sets: tuple[PolicySet, PolicySet]) -> None:
         self.report = report
-        self.old = sets[0].compiled[report.old.key]
-        self.new = sets[1].compiled[report.new.key]
+        self.old = sets[0].decider(report.old.key)
+        self.new = sets[1].decider(report.new.key)
         self.groups: dict[Change, ChangeGroup] = {}
         self.seen: set[str] = set()
 
     def case(self, facts: dict[str, Any], prepared: dict[str, Any], label: str, scenario: str | None) -> None:
-        before, after = decide(self.old, prepared), decide(self.new, prepared)
+        before, after = self.old.decide(prepared, now=_NOW), self.new.decide(prepared, now=_NOW)
         found = changes(before, after)
         if found:
             self.report.changed_cases += 1
