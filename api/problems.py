@@ -131,7 +131,8 @@ def describe(exc: BaseException, *, facts_prefix: str = "facts.") -> tuple[dict[
         return problem_body(exc.code, code, title, detail), headers
     if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
         return problem_body(exc.code, "http_error", exc.name, exc.description or exc.name), {}
-    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.path, exc_info=exc)
+    log.error("unhandled %s on %s %s (request %s)", type(exc).__name__, request.method, request.path,
+              g.get("request_id"), exc_info=exc)
     return problem_body(500, "internal_error", "Internal error",
                         "an unexpected error occurred; the request id identifies it in the server log"), {}
 
