@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from engine.errors import PolicyError
 from engine.loader import load_policy
 from engine.scenarios import load_scenarios
 from engine.tooling.diff import diff_policies
@@ -130,3 +131,24 @@ def test_the_default_policy_against_a_wider_discharge_window_takes_seconds(tmp_p
         ("added", "aftercare_couples_referral"), ("added", "schedule_joint_discharge_planning")]
     assert report.enumerated == 3275
     assert report.seconds < 10
+
+
+def test_a_large_slice_is_collapsed_to_one_value_per_class(monkeypatch):
+    import engine.tooling.diff as diff_module
+
+    monkeypatch.setattr(diff_module, "SLICE_LIMIT", 40)  # the `plan` slice has 5 x 7 x 2 = 70 combinations
+    report = diff("1.0.0", "1.1.0")
+    [group] = report.groups
+    # discharge: unknown (same class as 22 days), 13 (within both windows), 15 (only within 21 days)
+    assert (group.change.kind, group.cases, report.enumerated) == ("added", 2, 24)
+
+
+def test_a_slice_too_large_even_collapsed_is_refused(monkeypatch):
+    import engine.tooling.diff as diff_module
+
+    monkeypatch.setattr(diff_module, "SLICE_LIMIT", 5)
+    with pytest.raises(PolicyError) as err:
+        diff("1.0.0", "1.1.0")
+    assert err.value.message == ("the enumeration would need 12 cases for the facts session.type, "
+                                 "attendance.partners_expected, attendance.partners_present; at most 5: split "
+                                 "the conditions that read them")
