@@ -96,7 +96,7 @@ def parse_keys(raw: Any, from_env: bool = False) -> tuple[Any, str]:
     if from_env and isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError as e:
+        except json.JSONDecodeError as e:
             return None, f"is not valid JSON ({e.msg})"
     if not isinstance(raw, list):
         return None, "must be a list of {id, sha256, roles}"

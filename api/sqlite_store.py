@@ -154,7 +154,8 @@ class SQLiteStore:
         return _record(row) if row else None
 
     def query(self, q: Query) -> Page:
-        where, args = ["seq > ?"], [q.after_seq]
+        where: list[str] = ["seq > ?"]
+        args: list[str | int] = [q.after_seq]
         for clause, value in (("session_id = ?", q.session_id), ("evaluated_us >= ?", q.since_us),
                               ("evaluated_us < ?", q.until_us)):
             if value is not None:
@@ -180,6 +181,8 @@ class SQLiteStore:
 
 
 def _record(row: tuple[Any, ...]) -> Record:
-    seq, logged_at, *rest = row
-    facts, decision = json.loads(rest[-2]), json.loads(rest[-1])
-    return Record(seq, logged_at, LogEntry(*rest[:-2], facts=facts, decision=decision))
+    seq, logged_at, decision_id, evaluated_at, policy_id, version, sha256, session_id, key_id, request_id, facts, \
+        decision = row
+    entry = LogEntry(decision_id, evaluated_at, policy_id, version, sha256, session_id, key_id, request_id,
+                     json.loads(facts), json.loads(decision))
+    return Record(seq, logged_at, entry)

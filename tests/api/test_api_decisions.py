@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 from typing import Any
@@ -10,6 +11,8 @@ import pytest
 from apihelpers import auth, decide, example, facts
 from flask import Flask
 from flask.testing import FlaskClient
+
+from engine.errors import EngineError, NoActiveVersionError
 
 
 def _rows(app: Flask) -> list[tuple[str, str]]:
@@ -160,3 +163,47 @@ def test_batch_body_limit(make_app: Any) -> None:
     client = make_app({"limits": {"max_batch_bytes": 4096}}).test_client()
     resp = client.post("/v1/decisions:batch", json={"items": [{"facts": facts()}] * 40}, headers=auth("evaluate"))
     assert (resp.status_code, resp.get_json()["code"]) == (413, "payload_too_large")
+
+
+def _raise(exc: Exception) -> Any:
+    def evaluate(*args: Any, **kwargs: Any) -> Any:
+        raise exc
+
+    return evaluate
+
+
+@pytest.mark.parametrize(("exc", "status", "code", "detail"), [
+    (EngineError("the engine refused the facts for p@1.0.0: error 303"), 500, "engine_error",
+     "the engine refused the facts for p@1.0.0: error 303"),
+    (NoActiveVersionError("no version of 'p' is in effect on 2026-06-01"), 409, "no_active_version",
+     "no version of 'p' is in effect on 2026-06-01"),
+    (RuntimeError("secret internals /etc/passwd"), 500, "internal_error",
+     "an unexpected error occurred; the request id identifies it in the server log"),
+])
+def test_server_side_failures_are_problems_without_internals(app: Flask, client: FlaskClient,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture, exc: Exception,
+                                                             status: int, code: str, detail: str) -> None:
+    monkeypatch.setattr(app.extensions["attendance_policy"].engine, "evaluate", _raise(exc))
+    resp = client.post("/v1/decisions", json={"facts": facts()}, headers=auth("evaluate"))
+    body = resp.get_json()
+    assert (resp.status_code, resp.mimetype, body["code"], body["detail"]) == (
+        status, "application/problem+json", code, detail)
+    assert "Traceback" not in resp.get_data(as_text=True)
+    if code == "internal_error":
+        assert body["request_id"] in caplog.text and "RuntimeError" in caplog.text  # the log has the traceback
+    assert _rows(app) == []
+    monkeypatch.undo()
+    assert client.post("/v1/decisions", json={"facts": facts()}, headers=auth("evaluate")).status_code == 200
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ({"facts": facts()}, 200),
+    ({"facts": facts(), "pad": "x" * 70_000}, 413),
+])
+def test_chunked_body_without_length(client: FlaskClient, body: dict[str, Any], status: int) -> None:
+    data = json.dumps(body).encode()
+    resp = client.post("/v1/decisions", input_stream=io.BytesIO(data), content_type="application/json",
+                       headers={**auth("evaluate"), "Transfer-Encoding": "chunked"},
+                       environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""})
+    assert resp.status_code == status
