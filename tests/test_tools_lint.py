@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import EngineError
 from engine.facts import validate_facts
 from engine.loader import load_policy
 from engine.registry import PolicySet
@@ -128,3 +129,17 @@ def test_summary_counts_each_severity():
     assert report.summary() == ("1 error, 0 warnings, 2 info in 2 policy versions (1,234 combinations checked of "
                                 "a fact space of 5,000, 0.50s)")
     assert report.to_dict()["counts"] == {"error": 1, "warning": 0, "info": 2}
+
+
+def test_the_compiled_engine_must_confirm_every_case(monkeypatch):
+    import engine.tooling.lint as lint_module
+
+    real = lint_module.decide
+
+    def one_partner_came(compiled, facts):  # an engine that sees another case than the analysis
+        return real(compiled, {**facts, "attendance": {**facts["attendance"], "partners_present": 1}})
+
+    monkeypatch.setattr(lint_module, "decide", one_partner_came)
+    with pytest.raises(EngineError) as err:
+        lint(LINT / "gap" / "1.0.0.yaml")
+    assert err.value.message.startswith("lint and the compiled engine disagree on must_decide_gap in gap@1.0.0 for ")

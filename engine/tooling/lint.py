@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..compiler import CompiledPolicy
+from ..errors import EngineError
 from ..evaluator import decide
 from ..model import SYMBOL, Leaf, Policy, leaves, to_nnf
+from ..rationale import Decision
 from ..reference import check
 from ..registry import PolicySet
 from ..yamlsrc import Path, read_yaml
@@ -32,6 +34,7 @@ DEFAULT_BUDGET = 200_000  # search nodes per question
 _CLOSEST_LIMIT = 50_000  # combinations tried to show how close an unreachable rule comes
 _CLOSEST_TIES = 200
 CASE_ID = "lint-case"
+Agrees = Callable[[Decision], bool]
 
 
 class _Context:
@@ -56,16 +59,20 @@ class _Context:
         return result
 
     def add(self, code: str, severity: str, message: str, path: Path, rule: str | None = None,
-            case: dict[str, Any] | None = None) -> None:
+            case: dict[str, Any] | None = None, agrees: Agrees | None = None) -> None:
+        """Record a finding; its case (if any) is decided by the engine, which must agree with the analysis."""
         line, column = self.positions(path) or (None, None)
-        facts = to_facts(case, CASE_ID) if case is not None else None
+        facts = summary = None
+        if case is not None:
+            facts = to_facts(case, CASE_ID)
+            decision = decide(self.compiled, prepared(case, CASE_ID))
+            if agrees is not None and not agrees(decision):
+                raise EngineError(f"lint and the compiled engine disagree on {code} in {self.policy.key} "
+                                  f"for {facts}", ruleset=self.policy.key)
+            summary = tuple([f"{r.id} ({r.rule})" for r in decision.recommendations]
+                            + [f"{s.id} suppressed by {s.suppressed_by}" for s in decision.suppressed])
         self.findings.append(Finding(code, severity, message, self.policy.file, line, column, self.policy.key, rule,
-                                     facts, self.decision(case) if case is not None else None))
-
-    def decision(self, case: dict[str, Any]) -> tuple[str, ...]:
-        d = decide(self.compiled, prepared(case, CASE_ID))
-        return tuple([f"{r.id} ({r.rule})" for r in d.recommendations]
-                     + [f"{s.id} suppressed by {s.suppressed_by}" for s in d.suppressed])
+                                     facts, summary))
 
     def inconclusive(self, what: str, path: Path, rule: str | None = None) -> None:
         self.add("lint_inconclusive", "warning",
@@ -78,6 +85,18 @@ class _Context:
 
 def _fires(logic: PolicyLogic, rule_id: str) -> Goal:
     return lambda a: logic.fires(rule_id, a)
+
+
+def _silenced(rule_id: str, then: Sequence[str]) -> Agrees:
+    return lambda d: rule_id in d.fired and not {x.id for x in d.recommendations} & set(then)
+
+
+def _both_fired(a: str, b: str) -> Agrees:
+    return lambda d: {a, b} <= set(d.fired)
+
+
+def _both_given(a: str, b: str) -> Agrees:
+    return lambda d: {a, b} <= {x.id for x in d.recommendations}
 
 
 def _check_reachable(ctx: _Context) -> dict[str, dict[str, Any]]:
@@ -104,7 +123,7 @@ def _report_unreachable(ctx: _Context, rule_id: str, facts: list[str]) -> None:
         case, failed = closest
         message += f"; the closest case fails at {_describe(failed)} (line {failed.line})"
     ctx.add("unreachable_rule", "error", message, ctx.rule_path(rule_id, "when"), rule_id,
-            closest[0] if closest else None)
+            closest[0] if closest else None, lambda d: rule_id not in d.fired)
 
 
 def _closest(ctx: _Context, rule_id: str, facts: list[str]) -> tuple[dict[str, Any], Leaf] | None:
@@ -145,7 +164,8 @@ def _check_always_suppressed(ctx: _Context, reachable: dict[str, dict[str, Any]]
             ctx.add("always_suppressed", "warning",
                     f"rule {rule.id} can fire, but whenever it does, everything it gives "
                     f"({', '.join(rule.then)}) is suppressed (by {', '.join(suppressors)})",
-                    ctx.rule_path(rule.id, "then"), rule.id, reachable[rule.id])
+                    ctx.rule_path(rule.id, "then"), rule.id, reachable[rule.id],
+                    _silenced(rule.id, rule.then))
 
 
 def _precedes(a: Any, b: Any) -> bool:
@@ -169,7 +189,8 @@ def _check_shadowed(ctx: _Context, reachable: dict[str, dict[str, Any]]) -> None
                 ctx.add("shadowed_rule", "warning",
                         f"rule {b.id} is shadowed by {a.id}: whenever {b.id} fires, {a.id} fires too and gives "
                         f"{', '.join(b.then)} first, so {b.id} never changes a decision",
-                        ctx.rule_path(b.id, "when"), b.id, reachable[b.id])
+                        ctx.rule_path(b.id, "when"), b.id, reachable[b.id],
+                        _both_fired(a.id, b.id))
                 break
 
 
@@ -195,7 +216,8 @@ def _check_conflicts(ctx: _Context) -> None:
         elif result.found is not None:
             ctx.add("conflicting_recommendations", "error",
                     f"{r1} and {r2} are marked as conflicting, but this case gets both and no suppression "
-                    f"decides between them", path, case=result.found)
+                    f"decides between them", path, case=result.found,
+                    agrees=_both_given(r1, r2))
 
 
 def _check_gaps(ctx: _Context) -> None:
@@ -219,10 +241,7 @@ def _check_gaps(ctx: _Context) -> None:
         elif result.found is not None:
             ctx.add("must_decide_gap", "error",
                     f"must_decide {must.name!r}: this case is one of those situations but gets no recommendation",
-                    path, case=result.found)
-
-
-_CHECKS: tuple[Callable[[_Context], None], ...] = (_check_conflicts, _check_gaps)
+                    path, case=result.found, agrees=lambda d: not d.recommendations)
 
 
 def lint_policy(policy: Policy, compiled: CompiledPolicy, budget: int = DEFAULT_BUDGET) -> tuple[list[Finding], int]:
@@ -231,8 +250,8 @@ def lint_policy(policy: Policy, compiled: CompiledPolicy, budget: int = DEFAULT_
     reachable = _check_reachable(ctx)
     _check_always_suppressed(ctx, reachable)
     _check_shadowed(ctx, reachable)
-    for run in _CHECKS:
-        run(ctx)
+    _check_conflicts(ctx)
+    _check_gaps(ctx)
     return ctx.findings + static_findings(policy, ctx.positions), ctx.nodes
 
 
