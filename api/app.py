@@ -18,6 +18,8 @@ from . import accesslog, problems
 from .auth import KeyRing
 from .config import ConfigError, load_settings
 from .metrics import Metrics
+from .schemas import API_SCHEMAS
+from .schemas import load as load_schema
 from .settings import Settings
 from .sqlite_store import SQLiteStore
 from .store import DecisionStore, StoreError
@@ -69,6 +71,8 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
     (then $ATTENDANCE_POLICY_CONFIG or the defaults), always with environment overrides applied.
     Raises ConfigError, PolicyLoadError or CompileError with every problem when it cannot start."""
     settings = load_settings(config)
+    for stem in API_SCHEMAS:
+        load_schema(stem)  # every schema checked against its meta-schema now, not on a first request
     app = Flask("api")
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_batch_bytes)
     app.json.sort_keys = False  # type: ignore[attr-defined]
