@@ -1,0 +1,60 @@
+"""Every benchmark script still runs (tiny N); the figures themselves are never asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from helpers import ROOT
+
+BENCH = ROOT / "bench"
+RESULTS = Path(tempfile.mkdtemp(prefix="bench-smoke-"))  # never overwrite the real figures
+
+
+def _run(*args: str) -> str:
+    proc = subprocess.run([sys.executable, str(BENCH / args[0]), *args[1:]], cwd=BENCH, capture_output=True,
+                          text=True, check=False, timeout=600, env=dict(os.environ, BENCH_RESULTS=str(RESULTS)))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def _result(name: str) -> dict:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+def test_engine_overhead_smoke():
+    assert "raw" in _run("engine_overhead.py", "--n", "200")
+    assert set(_result("engine_overhead")["results"]) == {"generated", "realistic"}
+
+
+def test_scaling_smoke():
+    _run("scaling.py", "--n", "30")
+    rows = _result("scaling")["rows"]
+    assert [r["copies"] for r in rows] == [1, 2, 5, 10, 11] and rows[-1]["rules"] == 231
+
+
+def test_http_smoke():
+    out = _run("http_bench.py", "--seconds", "1", "--items", "20", "--connections", "2")
+    result = _result("http")
+    assert result["service"]["errors"] == 0 and result["bare"]["errors"] == 0
+    assert result["batch"]["items"] == 20 and "throughput ratio" in out
+
+
+def test_memory_smoke():
+    _run("memory.py", "--n", "300")
+    assert set(_result("memory")["results"]) == {"engine", "app"}
+
+
+def test_peers_smoke():
+    out = _run("peers.py", "--n", "150")
+    assert "identical fired rules on 150 generated facts" in out
+    assert "plain_python" in _result("peers")["us_per_decision"]
+
+
+def test_tooling_smoke():
+    _run("tooling.py", "--repeat", "1")
+    assert "validate x100 (2,100 rules: refused)" in _result("tooling")["seconds"]
