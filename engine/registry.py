@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -13,7 +13,13 @@ from .errors import NoActiveVersionError, UnknownPolicyError
 from .model import Policy
 from .suggest import closest
 
-__all__ = ["PolicySet"]
+__all__ = ["PinnedVersionUnavailableError", "PolicySet"]
+
+
+class PinnedVersionUnavailableError(NoActiveVersionError):
+    """An admin pinned a version that this set has not loaded (yet): refuse rather than guess."""
+
+    code = "pinned_version_unavailable"
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,8 @@ class PolicySet:
     compiled: dict[str, CompiledPolicy] = field(default_factory=dict)
     deciders: dict[str, Decider] = field(default_factory=dict)
     _active: dict[tuple[str, _dt.date], Policy] = field(default_factory=dict, compare=False, repr=False)
+    # policy id -> version an admin pinned (rollback / roll forward); it overrides `effective_from`.
+    pins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def build(cls, policies: Iterable[Policy], *, isolate: bool = True, memo_size: int = MEMO_SIZE) -> PolicySet:
@@ -33,6 +41,10 @@ class PolicySet:
                 check_compiles(policy)
             out[policy.key] = CompiledPolicy(policy)
         return cls(out, {key: Decider(c, memo_size) for key, c in out.items()})
+
+    def with_pins(self, pins: Mapping[str, str]) -> PolicySet:
+        """The same compiled versions (nothing recompiled, memos kept) under other admin pins."""
+        return PolicySet(self.compiled, self.deciders, pins=dict(pins))
 
     def decider(self, key: str) -> Decider:
         """The prepared decider (with its memo) of a compiled version."""
@@ -51,6 +63,17 @@ class PolicySet:
         return sorted(found, key=lambda p: p.version_tuple)
 
     def active(self, policy_id: str, today: _dt.date) -> Policy:
+        """The pinned version if an admin pinned one, else the scheduled one."""
+        pinned = self.pins.get(policy_id)
+        if pinned is None:
+            return self.scheduled(policy_id, today)
+        found = self.compiled.get(f"{self._known(policy_id)}@{pinned}")
+        if found is None:
+            raise PinnedVersionUnavailableError(f"{policy_id!r} is pinned to version {pinned}, which is not loaded "
+                                                "here (yet); restore its file or unpin it")
+        return found.policy
+
+    def scheduled(self, policy_id: str, today: _dt.date) -> Policy:
         """The highest version whose `effective_from` is not in the future."""
         cached = self._active.get((policy_id, today))
         if cached is not None:
