@@ -7,16 +7,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, request
 
 from engine.errors import Problem
 from engine.evaluator import Engine
 from engine.loader import load_rules
 from engine.registry import PolicySet
+from engine.reload import scan
 
 from . import accesslog, problems
 from .auth import KeyRing
 from .config import ConfigError, load_settings
+from .lifecycle import Lifecycle
 from .metrics import Metrics
 from .schemas import API_SCHEMAS
 from .schemas import load as load_schema
@@ -38,9 +40,11 @@ class AppState:
     store: DecisionStore
     keys: KeyRing
     metrics: Metrics
+    lifecycle: Lifecycle
 
     def close(self) -> None:
-        """Close this process's decision-log connection."""
+        """Stop this process's policy poller and close its decision-log connection."""
+        self.lifecycle.stop()
         self.store.close()
 
 
@@ -77,16 +81,37 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_batch_bytes)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
+    disk = scan(settings.rules)  # before loading: a file changed meanwhile is seen as a change
+    engine = engine or build_engine(settings)
+    store = store or open_store(settings)
+    metrics = Metrics(settings.metrics_dir)
+    lifecycle = Lifecycle(engine, settings, store, metrics, disk=disk)
+    lifecycle.sync_pins(publish=False)  # admin pins survive restarts
+    store.close()  # the gunicorn master must not hand a connection to its workers
     app.extensions["attendance_policy"] = AppState(
-        settings=settings,
-        engine=engine or build_engine(settings),
-        store=store or open_store(settings),
+        settings=settings, engine=engine, store=store,
         keys=KeyRing(settings.keys, allow_remote_anonymous=settings.allow_unauthenticated),
-        metrics=Metrics(settings.metrics_dir),
+        metrics=metrics, lifecycle=lifecycle,
     )
     from .views import register_views
 
     register_views(app)
     problems.register(app)
     accesslog.install(app)
+    app.before_request(_lease)
+    app.teardown_request(_unlease)
     return app
+
+
+def _lease() -> None:
+    """Pins first (a pin made through any worker holds from the next request on), then a lease on the set."""
+    lifecycle = state().lifecycle
+    if request.path.startswith("/v1/") or request.path == "/readyz":
+        lifecycle.sync_pins()
+    g.policy_lease = lifecycle.live.acquire()
+
+
+def _unlease(exc: BaseException | None) -> None:
+    gen = g.pop("policy_lease", None)
+    if gen is not None:
+        state().lifecycle.live.release(gen)

@@ -17,7 +17,7 @@ from engine.schemas import FORMAT_CHECKER
 from .problems import BadRequest, PayloadTooLarge, TooManyItems, UnsupportedMediaType
 from .schemas import load
 
-__all__ = ["DecisionRequest", "check_batch", "check_envelope", "read_json"]
+__all__ = ["DecisionRequest", "check_batch", "check_envelope", "check_schema", "read_json"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,20 @@ def check_envelope(body: Any) -> DecisionRequest:
     if problems:
         raise BadRequest("the request does not match the decision request schema", problems=problems)
     return DecisionRequest(body["facts"], body.get("policy"), body.get("version"), body.get("explain", False))
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(load(name), format_checker=FORMAT_CHECKER)
+
+
+def check_schema(name: str, body: Any) -> Any:
+    """A body that matches `schemas/<name>.schema.json` (400 listing every problem otherwise)."""
+    errors = _validator(name).iter_errors(body)
+    problems = sorted((describe_error(e) for e in errors), key=lambda p: (p.path, p.message))
+    if problems:
+        raise BadRequest(f"the request does not match the {name.replace('-', ' ')} schema", problems=problems)
+    return body
 
 
 def check_batch(body: Any, max_items: int) -> list[Any]:

@@ -1,10 +1,11 @@
-"""`attendance-policy serve` and `attendance-policy keys {new,hash}`."""
+"""`attendance-policy serve`, `attendance-policy keys {new,hash}` and `attendance-policy replay`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from engine.cli import print_problems
@@ -54,6 +55,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except PolicyError as e:
         print_problems([Problem(e.code, e.message, "")])
     return 2
+
+
+_EPILOG_REPLAY = """examples:
+  attendance-policy replay 5f0c2a1e-0d1b-4c0e-9a51-3f0f0f4b7c2d          # the service's configuration
+  attendance-policy replay 5f0c2a1e-... --config /etc/attendance-policy/service.toml
+  attendance-policy replay 5f0c2a1e-... --database var/decisions.sqlite3 --rules rules/
+
+Re-decides a logged decision on the policy version that made it (that version's
+file must be in the rules with the same sha256) and compares the result.
+
+exit status: 0 same result, 1 different (a diff is printed), 2 not replayable (the reason is printed)"""
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .replay import load_version, replay
+    from .sqlite_store import SQLiteStore
+    from .store import StoreError
+
+    overrides: dict[str, Any] = {"path": args.database, "rules": (args.rules,) if args.rules else None}
+    try:
+        settings = load_settings(args.config, overrides=overrides)
+    except ConfigError as e:
+        print_problems(e.problems)
+        return 2
+    if not Path(settings.database).is_file():
+        print(f"error: no decision log at {settings.database}", file=sys.stderr)
+        return 2
+    store = SQLiteStore(settings.database, busy_timeout_ms=settings.busy_timeout_ms)
+    try:
+        record = store.get(args.decision_id)
+    except StoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    if record is None:
+        print(f"error: no decision {args.decision_id!r} in {settings.database}", file=sys.stderr)
+        return 2
+    entry = record.entry
+    policy, problems = load_version(settings.rules, f"{entry.policy_id}@{entry.policy_version}")
+    result = replay(record, policy, problems=problems)
+    print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if args.json else result.text())
+    return result.exit_code
 
 
 def cmd_keys_new(args: argparse.Namespace) -> int:
@@ -110,7 +154,21 @@ def _keys_parser(sub: Any) -> None:
     h.set_defaults(func=cmd_keys_hash)
 
 
+def _replay_parser(sub: Any) -> None:
+    r = sub.add_parser("replay", help="re-decide a logged decision on its recorded version and compare",
+                       description="Replay a decision from the decision log on the policy version (and sha256) "
+                                   "that made it, and report whether the result is the same.",
+                       epilog=_EPILOG_REPLAY, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("decision_id", metavar="DECISION_ID", help="the decision's id")
+    r.add_argument("--config", metavar="FILE", help="the service's configuration (default: $ATTENDANCE_POLICY_CONFIG)")
+    r.add_argument("--database", metavar="PATH", help="the decision log (overrides the configuration)")
+    r.add_argument("--rules", metavar="DIR", help="the rules directory (overrides the configuration)")
+    r.add_argument("--json", action="store_true", help="print the result as JSON")
+    r.set_defaults(func=cmd_replay)
+
+
 def register(sub: Any) -> None:
-    """Add `serve` and `keys` to the `attendance-policy` command."""
+    """Add `serve`, `keys` and `replay` to the `attendance-policy` command."""
     _serve_parser(sub)
     _keys_parser(sub)
+    _replay_parser(sub)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,9 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "attendance_errors_total": ("counter", "Problem responses (and failed batch items), by error code."),
     "attendance_http_requests_total": ("counter", "HTTP requests, by method, route and status."),
     "attendance_http_request_duration_seconds": ("histogram", "Time to answer an HTTP request, by route."),
+    "attendance_policy_reloads_total": (
+        "counter", "Policy reload attempts, by outcome (reloaded, unchanged, failed) and trigger "
+                   "(poll, sighup, api, adopt, start)."),
 }
 RETIRED = "retired.json"
 _LOCK = ".lock"
@@ -40,6 +44,8 @@ class Metrics:
         self._pid = os.getpid()
         self._counters: dict[tuple[str, Labels], float] = {}
         self._histograms: dict[tuple[str, Labels], list[float]] = {}
+        # The policy poller thread counts reloads while a request thread counts requests.
+        self._lock = threading.RLock()
 
     def _mine(self) -> None:
         # A forked worker starts from zero: what the master counted is not the worker's.
@@ -49,34 +55,38 @@ class Metrics:
             self._histograms.clear()
 
     def inc(self, name: str, labels: dict[str, str], by: float = 1.0) -> None:
-        self._mine()
-        key = (name, tuple(sorted(labels.items())))
-        self._counters[key] = self._counters.get(key, 0.0) + by
+        with self._lock:
+            self._mine()
+            key = (name, tuple(sorted(labels.items())))
+            self._counters[key] = self._counters.get(key, 0.0) + by
 
     def observe(self, name: str, labels: dict[str, str], value: float) -> None:
-        self._mine()
-        key = (name, tuple(sorted(labels.items())))
-        h = self._histograms.setdefault(key, [0.0] * (len(BUCKETS) + 2))
-        for i, bound in enumerate(BUCKETS):
-            if value <= bound:
-                h[i] += 1
-        h[-2] += value
-        h[-1] += 1
+        with self._lock:
+            self._mine()
+            key = (name, tuple(sorted(labels.items())))
+            h = self._histograms.setdefault(key, [0.0] * (len(BUCKETS) + 2))
+            for i, bound in enumerate(BUCKETS):
+                if value <= bound:
+                    h[i] += 1
+            h[-2] += value
+            h[-1] += 1
 
     def snapshot(self) -> dict[str, Any]:
-        self._mine()
-        return {"counters": [[n, dict(lb), v] for (n, lb), v in self._counters.items()],
-                "histograms": [[n, dict(lb), h] for (n, lb), h in self._histograms.items()]}
+        with self._lock:
+            self._mine()
+            return {"counters": [[n, dict(lb), v] for (n, lb), v in self._counters.items()],
+                    "histograms": [[n, dict(lb), list(h)] for (n, lb), h in self._histograms.items()]}
 
     def flush(self) -> None:
         """Publish this worker's snapshot for the others (atomic replace, no lock needed)."""
         if self.directory is None:
             return
-        self._mine()
-        target = self.directory / f"{self._pid}.json"
-        tmp = self.directory / f".{self._pid}.tmp"
-        tmp.write_text(json.dumps(self.snapshot()), encoding="utf-8")
-        os.replace(tmp, target)
+        with self._lock:
+            self._mine()
+            target = self.directory / f"{self._pid}.json"
+            tmp = self.directory / f".{self._pid}.tmp"
+            tmp.write_text(json.dumps(self.snapshot()), encoding="utf-8")
+            os.replace(tmp, target)
 
     def render(self) -> str:
         snapshots = [self.snapshot()]

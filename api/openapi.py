@@ -24,8 +24,10 @@ _STATUS = {
     409: "No version of the policy is in effect yet (`no_active_version`)",
     413: "Body over the limit, or too many batch items",
     415: "The body is not application/json (UTF-8)",
+    422: "The rules files cannot be served (`reload_failed`, with every problem in `problems`); nothing changed",
     500: "The engine could not decide (`engine_error`) or an unexpected error (`internal_error`)",
-    503: "The decision log cannot be written or read: no decision was made (`decision_log_unavailable`)",
+    503: "The decision log cannot be written or read: no decision was made (`decision_log_unavailable`); or the "
+         "pinned version of the policy is not loaded in this worker (`pinned_version_unavailable`)",
 }
 
 
@@ -113,6 +115,21 @@ def _policy_paths() -> dict[str, Any]:
     }
 
 
+def _lifecycle_paths() -> dict[str, Any]:
+    pid = _param("policy_id", "path", "Policy id, e.g. `couples-attendance`.", {"type": "string"})
+    return {
+        "/v1/status": {"get": _op("getStatus", "Per worker: loaded versions, active versions, last reload error",
+                                  "any", _json("status", "Every worker's policy state"), (401, 403, 503))},
+        "/v1/admin/reload": {"post": _op(
+            "reloadPolicies", "Reload the rules files now (checked and compiled before anything changes)", "admin",
+            _json("reload-result", "Reloaded (or unchanged); the other workers follow"), (401, 403, 422))},
+        "/v1/admin/policies/{policy_id}/activate": {"post": _op(
+            "activatePolicyVersion", "Pin a version (rollback or roll forward), or unpin with null", "admin",
+            _json("activation", "The pin is recorded and in force on every worker's next request"),
+            (400, 401, 403, 404, 413, 415, 503), parameters=[pid], requestBody=_body("activate-request"))},
+    }
+
+
 def _ops_paths() -> dict[str, Any]:
     text = {"description": "Prometheus text format 0.0.4, summed over all workers",
             "content": {"text/plain": {"schema": {"type": "string"}}}}
@@ -145,7 +162,7 @@ def _document(auth_enabled: bool, max_batch_items: int, max_body_bytes: int) -> 
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": {**_decision_paths(), **_policy_paths(), **_ops_paths()},
+        "paths": {**_decision_paths(), **_policy_paths(), **_lifecycle_paths(), **_ops_paths()},
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

@@ -86,6 +86,7 @@ _ENGINE: dict[str, tuple[int, str]] = {
     "unknown_policy": (404, "Unknown policy"),
     "unknown_policy_version": (404, "Unknown policy version"),
     "no_active_version": (409, "No policy version in effect"),
+    "pinned_version_unavailable": (503, "Pinned policy version not loaded"),
     "engine_error": (500, "The engine could not decide"),
 }
 

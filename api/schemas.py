@@ -12,6 +12,7 @@ __all__ = ["API_SCHEMAS", "load"]
 API_SCHEMAS: tuple[str, ...] = (
     "session-facts", "policy", "decision-request", "decision-batch-request", "decision", "decision-batch-response",
     "decision-record", "decision-record-page", "policy-list", "policy-info", "policy-version", "health", "problem",
+    "status", "reload-result", "activate-request", "activation",
 )
 
 

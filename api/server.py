@@ -5,6 +5,11 @@ fails before anything listens, and workers fork ready to serve. A worker that di
 (a native crash in the engine, the silent-worker `timeout`) costs only its request in
 flight, which got no 200; the master replaces it. `max_requests` plus jitter recycles
 workers so native memory never grows without bound.
+
+SIGHUP does not restart the workers (gunicorn's default): the master forwards it to
+every worker, and each reloads its policies in place (`api.lifecycle`), so a
+refused reload changes nothing at all. A new worker catches up with the changes
+made since the master loaded (`Lifecycle.after_fork`) before it serves.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from dataclasses import replace
@@ -22,9 +28,11 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from .accesslog import ACCESS_LOGGER
 from .app import create_app
+from .board import clear_board, remove_worker
 from .metrics import retire
 from .settings import Settings
 
@@ -65,25 +73,43 @@ def gunicorn_options(settings: Settings, app: Flask) -> dict[str, Any]:
     metrics_dir = settings.metrics_dir
 
     def post_fork(server: Any, worker: Any) -> None:
+        app.extensions["attendance_policy"].lifecycle.after_fork(server.pid)  # catch up, then poll
         logging.getLogger("attendance_policy.server").info("worker %s ready", worker.pid)
 
+    def post_worker_init(worker: Any) -> None:
+        app.extensions["attendance_policy"].lifecycle.install_sighup()  # after gunicorn reset the signals
+
     def worker_exit(server: Any, worker: Any) -> None:
-        app.extensions["attendance_policy"].close()  # this worker's own SQLite connection
+        app.extensions["attendance_policy"].close()  # this worker's poller and SQLite connection
 
     def child_exit(server: Any, worker: Any) -> None:
         if metrics_dir:
             retire(metrics_dir, worker.pid)  # the master keeps a gone worker's counts
+            remove_worker(metrics_dir, worker.pid)  # and forgets its policy state
 
     return {
         "bind": [_bind(settings.host, settings.port)], "workers": settings.workers, "worker_class": "sync",
         "max_requests": settings.max_requests, "max_requests_jitter": settings.max_requests_jitter,
         "timeout": settings.timeout, "graceful_timeout": settings.graceful_timeout, "preload_app": True,
         "accesslog": None, "errorlog": "-", "loglevel": "info", "proc_name": "attendance-policy",
-        "post_fork": post_fork, "worker_exit": worker_exit, "child_exit": child_exit,
+        "post_fork": post_fork, "post_worker_init": post_worker_init, "worker_exit": worker_exit,
+        "child_exit": child_exit,
         # gunicorn >= 25 opens a control socket at one per-user path: two servers would fight
         # over it, and it lets any process of the same user resize or reload the service.
         "control_socket_disable": True,
     }
+
+
+class _Arbiter(Arbiter):  # type: ignore[misc]
+    """gunicorn's master, except that SIGHUP asks every worker to reload its policies in place."""
+
+    def handle_hup(self) -> None:
+        self.log.info("Hang up: asking %d workers to reload their policies", len(self.WORKERS))
+        for pid in list(self.WORKERS):
+            try:
+                os.kill(pid, signal.SIGHUP)
+            except ProcessLookupError:
+                pass  # exited meanwhile; its replacement catches up when it starts
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]
@@ -102,6 +128,13 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Flask:
         return self.application
 
+    def run(self) -> None:
+        try:
+            _Arbiter(self).run()
+        except RuntimeError as e:  # as gunicorn's own run(): e.g. the address is in use
+            print(f"\nError: {e}\n", file=sys.stderr)
+            sys.exit(1)
+
 
 def _metrics_dir(settings: Settings) -> tuple[str, bool]:
     if settings.metrics_dir:
@@ -109,6 +142,7 @@ def _metrics_dir(settings: Settings) -> tuple[str, bool]:
         d.mkdir(parents=True, exist_ok=True)
         for stale in d.glob("*.json"):  # counters start again with the server
             stale.unlink()
+        clear_board(str(d))  # and so does the workers' policy state
         return str(d), False
     return tempfile.mkdtemp(prefix="attendance-policy-metrics-"), True
 

@@ -49,6 +49,12 @@ FIELDS: tuple[Field, ...] = (
     Field("metrics_dir", "server", "path", "ATTENDANCE_POLICY_METRICS_DIR",
           help="directory where workers share their metrics (serve makes a temporary one)"),
     Field("rules", "policies", "paths", "ATTENDANCE_POLICY_RULES", help="rules directories or policy files"),
+    Field("poll_interval_ms", "policies", "int", "ATTENDANCE_POLICY_POLL_INTERVAL_MS", 0, 3_600_000,
+          "how often each worker looks for changed rules files (0: only on SIGHUP or POST /v1/admin/reload)"),
+    Field("stale_after_ms", "policies", "int", "ATTENDANCE_POLICY_STALE_AFTER_MS", 1000, 3_600_000,
+          "/readyz fails when a worker has not converged to the newest good policy set within this time"),
+    Field("compile_timeout_ms", "policies", "int", "ATTENDANCE_POLICY_COMPILE_TIMEOUT_MS", 100, 600_000,
+          "how long compiling a new policy version in a child process may take before it is refused"),
     Field("path", "decision_log", "path", "ATTENDANCE_POLICY_DATABASE", help="SQLite decision log file"),
     Field("redact", "decision_log", "strings", "ATTENDANCE_POLICY_REDACT",
           help="fact paths stored as [redacted] in the log"),
@@ -88,6 +94,9 @@ class Settings:
     allow_unauthenticated: bool = False
     metrics_dir: str | None = None
     rules: tuple[str, ...] = ("rules",)
+    poll_interval_ms: int = 2000
+    stale_after_ms: int = 30_000
+    compile_timeout_ms: int = 20_000
     path: str = "var/decisions.sqlite3"
     # Dates of service are identifiers under HIPAA's Safe Harbor list, so the scheduled
     # start is not kept by default; everything else in the facts is opaque by contract.

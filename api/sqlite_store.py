@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .store import LogEntry, Page, Query, Record, StoreError, to_micros
+from .store import Activation, LogEntry, Page, Pin, Query, Record, StoreError, to_micros
 
 __all__ = ["SQLiteStore", "MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -43,6 +43,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX decisions_by_session ON decisions (session_id, seq)",
         "CREATE INDEX decisions_by_time ON decisions (evaluated_us, seq)",
         "CREATE TABLE probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
+    ),
+    (
+        # Admin pins (rollback / roll forward), kept with the log so they survive restarts and every worker
+        # sees them; the history is append only, and its last seq is the cheap "did pins change" number.
+        """CREATE TABLE policy_pins (
+             policy_id TEXT PRIMARY KEY,
+             version TEXT NOT NULL,
+             pinned_by TEXT NOT NULL,
+             pinned_at TEXT NOT NULL)""",
+        """CREATE TABLE policy_activations (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             policy_id TEXT NOT NULL,
+             version TEXT,
+             key_id TEXT NOT NULL,
+             request_id TEXT NOT NULL,
+             at TEXT NOT NULL)""",
+        "CREATE INDEX activations_by_policy ON policy_activations (policy_id, seq)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -172,6 +189,38 @@ class SQLiteStore:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)", (_now(),))
             conn.execute("COMMIT")
+
+    def pins_version(self) -> int:
+        with self._connection() as conn:
+            return int(conn.execute("SELECT coalesce(max(seq), 0) FROM policy_activations").fetchone()[0])
+
+    def pins(self) -> tuple[int, dict[str, Pin]]:
+        with self._connection() as conn:
+            conn.execute("BEGIN")  # one snapshot: the pins and the version they belong to
+            version = conn.execute("SELECT coalesce(max(seq), 0) FROM policy_activations").fetchone()[0]
+            rows = conn.execute("SELECT policy_id, version, pinned_by, pinned_at FROM policy_pins").fetchall()
+            conn.execute("COMMIT")
+        return int(version), {r[0]: Pin(*r) for r in rows}
+
+    def set_pin(self, policy_id: str, version: str | None, key_id: str, request_id: str) -> Pin | None:
+        at = _now()
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            if version is None:
+                conn.execute("DELETE FROM policy_pins WHERE policy_id = ?", (policy_id,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO policy_pins (policy_id, version, pinned_by, pinned_at) "
+                             "VALUES (?, ?, ?, ?)", (policy_id, version, key_id, at))
+            conn.execute("INSERT INTO policy_activations (policy_id, version, key_id, request_id, at) "
+                         "VALUES (?, ?, ?, ?, ?)", (policy_id, version, key_id, request_id, at))
+            conn.execute("COMMIT")
+        return Pin(policy_id, version, key_id, at) if version is not None else None
+
+    def activations(self, policy_id: str, limit: int = 10) -> list[Activation]:
+        with self._connection() as conn:
+            rows = conn.execute("SELECT seq, policy_id, version, key_id, request_id, at FROM policy_activations "
+                                "WHERE policy_id = ? ORDER BY seq DESC LIMIT ?", (policy_id, limit)).fetchall()
+        return [Activation(*r) for r in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["DecisionStore", "LogEntry", "Page", "Query", "Record", "REDACTED", "StoreError", "redact", "to_micros"]
+__all__ = ["Activation", "DecisionStore", "LogEntry", "Page", "Pin", "Query", "Record", "REDACTED", "StoreError",
+           "redact", "to_micros"]
 
 REDACTED = "[redacted]"
 
@@ -67,6 +68,35 @@ class Page:
     last_seq: int | None  # set when there may be more: the cursor to continue after
 
 
+@dataclass(frozen=True)
+class Pin:
+    """An admin's choice of the version to serve, whatever the dates say; who made it and when."""
+
+    policy_id: str
+    version: str
+    pinned_by: str
+    pinned_at: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"version": self.version, "pinned_by": self.pinned_by, "pinned_at": self.pinned_at}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One pin or unpin (`version` None), as recorded in the activation history."""
+
+    seq: int
+    policy_id: str
+    version: str | None
+    key_id: str
+    request_id: str
+    at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "version": self.version, "key_id": self.key_id, "request_id": self.request_id,
+                "at": self.at}
+
+
 class DecisionStore(Protocol):
     """What the service needs from a decision log."""
 
@@ -84,6 +114,18 @@ class DecisionStore(Protocol):
         """Raise StoreError unless a write would succeed right now."""
 
     def close(self) -> None: ...
+
+    def pins_version(self) -> int:
+        """A number that grows with every pin or unpin (cheap: every worker checks it on every request)."""
+
+    def pins(self) -> tuple[int, dict[str, Pin]]:
+        """The pins in force, by policy id, and the `pins_version` they correspond to."""
+
+    def set_pin(self, policy_id: str, version: str | None, key_id: str, request_id: str) -> Pin | None:
+        """Pin a version (None: unpin), recorded with who and when in the same transaction."""
+
+    def activations(self, policy_id: str, limit: int = 10) -> list[Activation]:
+        """The latest pins and unpins of a policy, newest first."""
 
 
 def to_micros(timestamp: str) -> int:

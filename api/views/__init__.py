@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import audit, decisions, ops, policies
+from . import audit, decisions, lifecycle, ops, policies
 
 __all__ = ["register_views"]
 
 
 def register_views(app: Flask) -> None:
-    for module in (decisions, audit, policies, ops):
+    for module in (decisions, audit, policies, lifecycle, ops):
         app.register_blueprint(module.bp)

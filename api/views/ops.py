@@ -10,6 +10,7 @@ from ..auth import requires
 from ..openapi import document
 from ..problems import problem_body, problem_response
 from ..store import StoreError
+from .lifecycle import convergence
 
 bp = Blueprint("ops", __name__)
 
@@ -20,8 +21,16 @@ def healthz() -> ResponseReturnValue:
     return jsonify({"status": "ok"})
 
 
+def _policies_check() -> str:
+    """Loaded, and every worker serves the newest good set (not stale past `policies.stale_after_ms`)."""
+    if not state().engine.policies.policy_ids():
+        return "no policy loaded"
+    _, stale, _ = convergence(state().lifecycle)
+    return "stale: " + "; ".join(stale) if stale else "ok"
+
+
 def _checks() -> dict[str, str]:
-    checks = {"policies": "ok" if state().engine.policies.policy_ids() else "no policy loaded"}
+    checks = {"policies": _policies_check()}
     try:
         state().store.probe()
         checks["decision_log"] = "ok"

@@ -13,6 +13,7 @@ from engine.suggest import closest
 
 from ..app import state
 from ..auth import ANY_ROLE, requires
+from .lifecycle import policy_lifecycle
 
 bp = Blueprint("policies", __name__)
 
@@ -42,7 +43,9 @@ def _info(policy_id: str) -> dict[str, Any]:
     versions = state().engine.policies.versions(policy_id)
     active = _active(policy_id)
     newest = versions[-1]
+    lifecycle = policy_lifecycle(state().lifecycle, policy_id)
     return {"id": policy_id, "title": newest.title, "owner": newest.owner, "active_version": active,
+            "scheduled_version": lifecycle["scheduled_version"], "pin": lifecycle["pin"],
             "versions": [_summary(p, active) for p in versions]}
 
 

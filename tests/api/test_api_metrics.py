@@ -35,7 +35,7 @@ def test_text_format() -> None:
 
 def test_empty_families_are_still_declared() -> None:
     text = render_text({"counters": [], "histograms": []})
-    assert text.count("# TYPE ") == 4
+    assert text.count("# TYPE ") == 5
 
 
 def _worker_file(directory: Path, pid: int, m: Metrics) -> None:
