@@ -15,7 +15,7 @@ from engine.loader import load_rules
 from engine.registry import PolicySet
 from engine.reload import scan
 
-from . import accesslog, problems
+from . import accesslog, headers, problems
 from .auth import KeyRing
 from .config import ConfigError, load_settings
 from .lifecycle import Lifecycle
@@ -78,7 +78,9 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
     for stem in API_SCHEMAS:
         load_schema(stem)  # every schema checked against its meta-schema now, not on a first request
     app = Flask("api")
-    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_batch_bytes)
+    # One byte over the largest limit: werkzeug silently cuts a chunked body at this length, so reading
+    # `limit + 1` bytes (api/bodies.py) must be able to see that a body is over the limit.
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_batch_bytes) + 1
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     disk = scan(settings.rules)  # before loading: a file changed meanwhile is seen as a change
@@ -98,6 +100,7 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
     register_views(app)
     problems.register(app)
     accesslog.install(app)
+    headers.install(app)
     app.before_request(_lease)
     app.teardown_request(_unlease)
     return app

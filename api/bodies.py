@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import request
 from jsonschema import Draft202012Validator
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from engine.errors import Problem
 from engine.facts import describe_error
@@ -39,7 +40,13 @@ def read_json(limit: int) -> Any:
     too_large = f"the body is larger than this endpoint's limit of {limit} bytes"
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(too_large)
-    data = request.stream.read(limit + 1)
+    try:
+        data = request.stream.read(limit + 1)
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(too_large) from None
+    except Exception as e:  # the transport failed: broken chunked encoding, a client gone or too slow
+        raise BadRequest(f"the request body could not be read ({type(e).__name__}): send the whole body, "
+                         "with a correct Content-Length or chunked encoding") from e
     if len(data) > limit:
         raise PayloadTooLarge(too_large)
     return loads_strict(data)

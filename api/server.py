@@ -35,6 +35,7 @@ from .app import create_app
 from .board import clear_board, remove_worker
 from .metrics import retire
 from .settings import Settings
+from .worker import DeadlineSyncWorker
 
 __all__ = ["GunicornServer", "configure_logging", "gunicorn_options", "serve"]
 
@@ -88,7 +89,8 @@ def gunicorn_options(settings: Settings, app: Flask) -> dict[str, Any]:
             remove_worker(metrics_dir, worker.pid)  # and forgets its policy state
 
     return {
-        "bind": [_bind(settings.host, settings.port)], "workers": settings.workers, "worker_class": "sync",
+        "bind": [_bind(settings.host, settings.port)], "workers": settings.workers,
+        "worker_class": DeadlineSyncWorker,  # the sync worker, with a deadline on reading a request (api/worker.py)
         "max_requests": settings.max_requests, "max_requests_jitter": settings.max_requests_jitter,
         "timeout": settings.timeout, "graceful_timeout": settings.graceful_timeout, "preload_app": True,
         "accesslog": None, "errorlog": "-", "loglevel": "info", "proc_name": "attendance-policy",

@@ -11,20 +11,22 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError, best_match, relevance
 
 from .checks import PLACEHOLDER, SemanticChecker
 from .errors import PolicyLoadError, Problem
 from .model import MustDecide, Policy, Recommendation, Rule
 from .schemas import validator
-from .yamlsrc import Document, json_path, read_yaml
+from .yamlsrc import MAX_FILE_BYTES, Document, json_path, read_yaml
 
 __all__ = ["load_policy", "load_policy_text", "load_rules", "policy_files"]
 
 _VERSION_FILE = re.compile(r"^\d+\.\d+\.\d+\.ya?ml$")
+MAX_SCHEMA_PROBLEMS = 50
 
 
 def policy_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -63,9 +65,13 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Load and check one policy version file."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)  # never more: a huge file (or /dev/zero) is refused, not read
     except OSError as e:
         raise PolicyLoadError([Problem("unreadable_file", e.strerror or str(e), "", str(p), None, None)]) from e
+    if len(raw) > MAX_FILE_BYTES:
+        raise PolicyLoadError([Problem("file_too_large", f"the file is larger than the limit of {MAX_FILE_BYTES} bytes",
+                                       "$", str(p), 1, 1)])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -96,14 +102,36 @@ def load_policy_text(text: str, filename: str, *, expected_version: str | None =
 
 
 def _schema_problems(doc: Document, filename: str) -> list[Problem]:
-    errors = list(validator("policy").iter_errors(doc.data))
+    # A hostile file (100,000 empty rules) has millions of errors: report the first few, fast.
+    errors = list(islice(validator("policy").iter_errors(doc.data), MAX_SCHEMA_PROBLEMS))
     out = []
     for err in sorted(errors, key=lambda e: [str(x) for x in e.absolute_path]):
-        err = best_match([err] + list(err.context)) if err.context else err
+        err = _headline(err)
         path = tuple(err.absolute_path)
         line, col = doc.position(path) or (1, 1)
         out.append(Problem("schema", _schema_message(err), json_path(path), filename, line, col))
     return out
+
+
+# How badly a `oneOf` branch's own-level errors say "the value was not written in this shape".
+_SHAPE_MISMATCH = {"type": 3, "additionalProperties": 2, "required": 1}
+
+
+def _headline(err: ValidationError) -> ValidationError:
+    """The error to report: inside a `oneOf` (the shapes of a condition, the forms of a value), the error
+    of the branch the value was written in (`op: equals` is a bad operator, not an unknown key `fact`)."""
+    while err.context:
+        branches: dict[Any, list[ValidationError]] = {}
+        for e in err.context:
+            branches.setdefault(e.relative_schema_path[0], []).append(e)
+        score = {b: sum(_SHAPE_MISMATCH.get(str(e.validator), 0) for e in errs if not e.relative_path)
+                 for b, errs in branches.items()}
+        ranked = sorted(score.values())
+        if len(ranked) > 1 and ranked[0] == ranked[1]:
+            return best_match([err] + list(err.context)) or err  # no branch stands out
+        chosen = branches[min(score, key=lambda b: score[b])]
+        err = max(chosen, key=relevance)
+    return err
 
 
 def _schema_message(err: Any) -> str:
@@ -113,7 +141,24 @@ def _schema_message(err: Any) -> str:
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         hint = did_you_mean(extra[0], err.schema.get("properties", {})) if extra else ""
         return f"unknown key {extra[0]!r}{hint}" if extra else err.message
-    return err.message
+    if err.validator in ("maxItems", "minItems") and isinstance(err.instance, list):
+        which, bound = ("long", "at most") if err.validator == "maxItems" else ("short", "at least")
+        return f"the list is too {which}: {len(err.instance)} items, {bound} {err.validator_value} allowed"
+    # jsonschema quotes the whole offending value: keep a message readable when the value is huge.
+    text, shown = err.message, repr(err.instance)
+    if len(shown) > 80 and shown in text:
+        text = text.replace(shown, _short(err.instance))
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, str):
+        return f"a {len(value)}-character string ({value[:20]!r}...)"
+    if isinstance(value, dict):
+        return f"a mapping of {len(value)} keys"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    return repr(value)[:60] + "..."
 
 
 def _build(doc: Document, filename: str, text: str, checker: SemanticChecker) -> Policy:

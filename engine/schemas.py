@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,22 +17,31 @@ SCHEMA_DIR = Path(os.environ.get("ATTENDANCE_POLICY_SCHEMAS", Path(__file__).res
 FORMAT_CHECKER = FormatChecker(formats=())
 
 
+# RFC 3339 exactly: Python's fromisoformat also takes week dates, basic format, hour-only times,
+# comma fractions and `+01` offsets, so the shape is checked first and the ranges by fromisoformat.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+
+
 @FORMAT_CHECKER.checks("date", raises=ValueError)
 def _is_date(value: object) -> bool:
     if not isinstance(value, str):
         return True
     _dt.date.fromisoformat(value)
-    return len(value) == 10
+    return _DATE.fullmatch(value) is not None
 
 
 @FORMAT_CHECKER.checks("date-time", raises=ValueError)
 def _is_datetime(value: object) -> bool:
-    # RFC 3339 requires a time zone ("Z" or an offset); fromisoformat alone does not.
     if not isinstance(value, str):
         return True
-    parsed = _dt.datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
-    if parsed.tzinfo is None or "T" not in value.upper():
-        raise ValueError("RFC 3339 date-time needs a 'T' and a time zone")
+    m = _DATE_TIME.fullmatch(value)
+    if m is None:
+        raise ValueError("not an RFC 3339 date-time (e.g. 2026-01-31T18:00:00Z)")
+    day, minutes, seconds, fraction, zone = m.groups()
+    seconds = "59" if seconds == "60" else seconds  # a leap second is valid RFC 3339; datetime has none
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    _dt.datetime.fromisoformat(f"{day}T{minutes}:{seconds}{(fraction or '')[:7]}{zone}")  # ranges
     return True
 
 

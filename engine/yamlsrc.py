@@ -141,6 +141,9 @@ def read_yaml(text: str | bytes, filename: str) -> tuple[Document | None, list[P
         return None, [Problem("yaml_syntax", msg, "$", filename, line, col)]
     except yaml.YAMLError as e:
         return None, [Problem("yaml_syntax", str(e), "$", filename, 1, 1)]
+    except RecursionError:
+        # PyYAML composes nested nodes recursively: a few hundred `[` exhaust the stack.
+        return None, [Problem("yaml_too_deep", f"nesting deeper than {MAX_DEPTH} levels", "$", filename, 1, 1)]
     if node is None:
         return None, [Problem("empty_file", "the file is empty", "$", filename, 1, 1)]
     builder = _Builder(filename)

@@ -8,6 +8,8 @@ import binascii
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from engine.schemas import FORMAT_CHECKER
+
 from ..app import state
 from ..auth import requires
 from ..problems import InvalidQuery, LogUnavailable, NotFound
@@ -31,7 +33,7 @@ def _decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, seq = text.partition(":")
-        if kind == "seq" and seq.isdigit():
+        if kind == "seq" and seq.isascii() and seq.isdigit():
             return int(seq)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
@@ -43,6 +45,8 @@ def _time(name: str) -> int | None:
     if value is None:
         return None
     try:
+        if not FORMAT_CHECKER.conforms(value, "date-time"):  # fromisoformat alone takes non-RFC 3339 forms
+            raise ValueError(value)
         return to_micros(value)
     except ValueError:
         raise InvalidQuery(f"{name} must be an RFC 3339 date-time with a time zone, "
@@ -51,7 +55,8 @@ def _time(name: str) -> int | None:
 
 def _limit() -> int:
     raw = request.args.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # isdigit() alone also accepts digits int() refuses, such as '²'
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidQuery(f"limit must be an integer from 1 to {MAX_LIMIT}")
     return int(raw)
 

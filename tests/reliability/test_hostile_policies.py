@@ -1,0 +1,58 @@
+"""Hostile policy files are refused by `attendance-policy validate` with a clear error, in bounded memory.
+
+The cases and the measurement live in scripts/hostile_policies.py (which prints the
+figures in docs/reliability.md); here each case runs in its own child process and must
+exit 1 with its expected problem code first, no traceback, and a peak RSS under a fixed
+bound. No timing assertion: a child that hangs is killed by the script's timeout instead.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hostile_policies import CASES, MARKER, Case, Result, baseline, run_case
+
+PEAK_RSS_BOUND_MB = 250.0  # the bundled rules validate in ~40 MB; the worst hostile case needs ~140 MB
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
+    directory = tmp_path_factory.mktemp("hostile-policies")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(lambda c: run_case(c, directory), CASES))
+    return {r.name: r for r in done}
+
+
+def test_the_baseline_is_valid() -> None:
+    result = baseline()
+    assert result.exit_code == 0 and result.peak_rss_mb < PEAK_RSS_BOUND_MB
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_policy_is_refused_clearly_in_bounded_memory(results: dict[str, Result], case: Case) -> None:
+    result = results[case.name]
+    assert result.exit_code == 1, result
+    assert not result.traceback, result
+    assert f": {case.expect}:" in result.first_error, result.first_error
+    assert len(result.first_error) < 300, result.first_error  # one readable line, whatever the input's size
+    assert result.peak_rss_mb < PEAK_RSS_BOUND_MB, result
+
+
+def test_no_python_tag_was_ever_executed(results: dict[str, Result]) -> None:
+    assert results["python_tags"].exit_code == 1
+    assert not (Path("/tmp") / MARKER).exists()
+
+
+@pytest.mark.parametrize(("name", "headline"), [
+    ("rules_100k_empty", "schema: the list is too long: 100000 items, at most 250 allowed (at $.rules)"),
+    ("huge_string", "schema: a 900000-character string ('xxxxxxxxxxxxxxxxxxxx'...) is too long (at $.title)"),
+    ("nesting_100k", "yaml_too_deep: nesting deeper than 64 levels (at $)"),
+    ("enormous_file", "file_too_large: the file is larger than the limit of 1000000 bytes (at $)"),
+    ("dev_zero", "file_too_large: the file is larger than the limit of 1000000 bytes (at $)"),
+])
+def test_regression_headlines(results: dict[str, Result], name: str, headline: str) -> None:
+    """Regressions: these used to print 700,000 errors (100k empty rules: 20 s, 2.6 GB), a RecursionError
+    traceback (deep nesting), or read the whole file into memory (2 GiB file, /dev/zero)."""
+    assert results[name].first_error.endswith(headline), results[name].first_error
