@@ -48,6 +48,7 @@ class Board:
         self.directory = Path(directory) / _SUB if directory else None
         self._memory: dict[int, dict[str, Any]] = {}
         self._target: dict[str, Any] | None = None
+        self._cached: tuple[tuple[int, int, int], dict[str, Any] | None] | None = None
         self._lock = threading.Lock()
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,15 @@ class Board:
     def target(self) -> dict[str, Any] | None:
         if self.directory is None:
             return self._target
-        return _read(self.directory / _TARGET)
+        path = self.directory / _TARGET
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if self._cached is None or self._cached[0] != stamp:  # each poll reads it: parse only when it changed
+            self._cached = (stamp, _read(path))
+        return self._cached[1]
 
     def offer(self, target: dict[str, Any]) -> bool:
         """Make `target` the newest good set unless one seen later on disk is already there."""

@@ -163,9 +163,12 @@ class Lifecycle:
                 self._adopt_failed = target["fingerprint"]
                 return self._failed("adopt", e, started)
             disk = DiskState({k: (v[0], v[1], v[2]) for k, v in target["disk"].items()}, target["seen_at_ns"])
+            error = self.last_error
             outcome = self._swap(plan, "adopt", disk, started)
             if self.attempted.seen_at_ns < disk.seen_at_ns:
                 self.attempted = disk
+            elif not self.attempted.same(disk):
+                self.last_error = error  # the files this worker tried since are still refused
             return outcome
 
     def _swap(self, plan: ReloadPlan, trigger: str, disk: DiskState, started: float) -> ReloadOutcome:

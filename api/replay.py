@@ -126,8 +126,9 @@ def _decide(policy: Policy, facts: dict[str, Any], explain: bool, decision_id: s
         compiled.close()
 
 
-def _show(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False, sort_keys=True)
+def _show(v: Any, limit: int = 240) -> str:
+    text = json.dumps(v, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def diff(logged: Any, replayed: Any, path: str = "") -> list[str]:
