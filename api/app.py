@@ -44,7 +44,7 @@ class AppState:
 
     def close(self) -> None:
         """Stop this process's policy poller and close its decision-log connection."""
-        self.lifecycle.stop()
+        self.lifecycle.poller.stop()
         self.store.close()
 
 

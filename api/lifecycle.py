@@ -1,9 +1,9 @@
 """The policy lifecycle in a running worker: hot reload, admin pins, the poller, and what the worker reports.
 
-Triggers: a poll of the rules files every `policies.poll_interval_ms` (stat, then
-sha256 of what moved), SIGHUP (the master forwards it to every worker, see
-`api.server`), and `POST /v1/admin/reload` (which also asks the master to tell
-every other worker). A reload is prepared completely (`engine.reload.prepare`)
+Triggers (see `api.poller`): a poll of the rules files every
+`policies.poll_interval_ms` (stat, then sha256 of what moved), SIGHUP (the master
+forwards it to every worker, see `api.server`), and `POST /v1/admin/reload`
+(which also asks the master to tell every other worker). A reload is prepared completely (`engine.reload.prepare`)
 before anything changes, then swapped in whole (`engine.live`); a failed one
 changes nothing and is kept as `last_error`. Pins live in the decision log
 database; each request first compares one number (`pins_version`) with the one
@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from engine.reload import DiskState, ReloadPlan, fingerprint, load_sources, prep
 
 from .board import Board
 from .metrics import Metrics
+from .poller import Poller
 from .settings import Settings
 from .store import DecisionStore, Pin, StoreError
 
@@ -86,15 +86,11 @@ class Lifecycle:
         self.last_reload: ReloadOutcome | None = None
         self.last_error: ReloadOutcome | None = None
         self.counts = {"reloaded": 0, "unchanged": 0, "failed": 0}
-        self.master_pid: int | None = None
         self._adopt_failed: str | None = None
         self._reload_lock = threading.Lock()
         self._pins_lock = threading.Lock()
         self._publish_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._trigger: str | None = None
-        self._thread: threading.Thread | None = None
+        self.poller = Poller(self)
 
     @property
     def engine(self) -> Engine:
@@ -198,6 +194,12 @@ class Lifecycle:
 
     def _offer_target(self, disk: DiskState) -> None:
         current = self.live.current
+        try:
+            self._offer(current, disk)
+        except OSError as e:  # the others then converge by their own polls
+            log.warning("cannot publish the newest good policy set: %s", e)
+
+    def _offer(self, current: PolicySet, disk: DiskState) -> None:
         self.board.offer({
             "fingerprint": fingerprint(current), "seen_at_ns": disk.seen_at_ns, "published_at": iso(self.wall()),
             "published_by": os.getpid(), "versions": _versions(current),
@@ -228,66 +230,12 @@ class Lifecycle:
         self.publish()
         return outcome
 
-    # ---- the poller, SIGHUP and gunicorn ----------------------------------------------------------------------
-
     def tick(self, trigger: str = "poll", *, force: bool = False) -> None:
         """One round: pins, the newest good set of the other workers, the files; then publish."""
         self.sync_pins()
         self.adopt()
         self.reload(trigger, force=force)
         self.publish()
-
-    def request(self, trigger: str) -> None:
-        """Ask the poller for a round now (safe from a signal handler)."""
-        self._trigger = trigger
-        self._wake.set()
-
-    def start(self) -> None:
-        """Run the poller thread of this process (also the one that answers SIGHUP)."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="policy-poller", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=30)
-        self._thread = None
-
-    def _run(self) -> None:
-        interval = self.settings.poll_interval_ms / 1000 or None
-        while not self._stop.is_set():
-            woken = self._wake.wait(interval)
-            if self._stop.is_set():
-                return
-            self._wake.clear()
-            trigger, self._trigger = self._trigger or "poll", None
-            try:
-                self.tick(trigger, force=woken)
-            except Exception:  # the poller must survive anything; the error is in the log
-                log.exception("policy poll failed")
-
-    def after_fork(self, master_pid: int) -> None:
-        """In a new gunicorn worker: catch up with changes made since the master loaded, then poll."""
-        self.master_pid = master_pid
-        self.counts = dict.fromkeys(self.counts, 0)
-        self._thread = None  # the master never runs one; nothing to join
-        self.tick("start")
-        self.start()
-
-    def install_sighup(self) -> None:
-        signal.signal(signal.SIGHUP, lambda signum, frame: self.request("sighup"))
-
-    def fan_out(self) -> None:
-        """Ask the master to have every worker reload (it forwards SIGHUP to each)."""
-        if self.master_pid is not None:
-            try:
-                os.kill(self.master_pid, signal.SIGHUP)
-            except OSError as e:
-                log.warning("cannot signal the master (%s): other workers reload at their next poll", e)
 
     # ---- what this worker reports ------------------------------------------------------------------------------
 

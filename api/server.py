@@ -74,11 +74,11 @@ def gunicorn_options(settings: Settings, app: Flask) -> dict[str, Any]:
     metrics_dir = settings.metrics_dir
 
     def post_fork(server: Any, worker: Any) -> None:
-        app.extensions["attendance_policy"].lifecycle.after_fork(server.pid)  # catch up, then poll
+        app.extensions["attendance_policy"].lifecycle.poller.after_fork(server.pid)  # catch up, then poll
         logging.getLogger("attendance_policy.server").info("worker %s ready", worker.pid)
 
     def post_worker_init(worker: Any) -> None:
-        app.extensions["attendance_policy"].lifecycle.install_sighup()  # after gunicorn reset the signals
+        app.extensions["attendance_policy"].lifecycle.poller.install_sighup()  # after gunicorn reset the signals
 
     def worker_exit(server: Any, worker: Any) -> None:
         app.extensions["attendance_policy"].close()  # this worker's poller and SQLite connection

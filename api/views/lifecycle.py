@@ -85,7 +85,7 @@ def reload() -> ResponseReturnValue:
     lifecycle = state().lifecycle
     outcome = lifecycle.reload("api", force=True)
     assert outcome is not None  # forced reloads always report
-    lifecycle.fan_out()  # the other workers reload now too, not at their next poll
+    lifecycle.poller.fan_out()  # the other workers reload now too, not at their next poll
     if outcome.outcome == "failed":
         n = len(outcome.problems)
         detail = (f"reload refused ({n} problem{'s' if n != 1 else ''}); the policies in service are unchanged: "

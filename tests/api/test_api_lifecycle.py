@@ -168,7 +168,7 @@ def test_a_broken_file_dropped_in_changes_nothing_and_shows_in_status(make: Call
     app = make()
     client = app.test_client()
     before = decide(client)
-    lifecycle(app).start()  # the poller, every 50 ms
+    lifecycle(app).poller.start()  # the poller, every 50 ms
     bad = write_version(rules, "1.1.0", broken=True)
     error = wait_for(lambda: status(client)["workers"][0]["last_error"], "the poller to refuse the file")
     (problem,) = error["problems"]
@@ -177,12 +177,15 @@ def test_a_broken_file_dropped_in_changes_nothing_and_shows_in_status(make: Call
     after = decide(client)
     assert after["policy"] == before["policy"] and after["recommendations"] == before["recommendations"]
     assert client.get("/readyz").status_code == 200  # the good set still serves: ready
+    for _ in range(3):
+        lifecycle(app).tick()  # a refused file is not retried until the files change again
+    assert status(client)["workers"][0]["reloads"]["failed"] == 1
     metrics = client.get("/metrics", headers=auth("admin")).get_data(as_text=True)
     assert 'attendance_policy_reloads_total{outcome="failed",trigger="poll"} 1' in metrics.splitlines()
     write_version(rules, "1.1.0")  # fixed: the poller loads it
     wait_for(lambda: version_of(client) == "1.1.0", "the fixed file to be loaded")
     assert status(client)["workers"][0]["last_error"] is None
-    lifecycle(app).stop()
+    lifecycle(app).poller.stop()
 
 
 def test_a_scheduled_version_becomes_active_at_its_date(make: Callable[..., Flask], rules: Path,
