@@ -144,6 +144,8 @@ class CompiledPolicy:
         fact = dumps({**projected, "sid": _SID, "id": "f"})
         names: dict[str, None] = {}
         with self._lock:
+            if not self._handles:
+                raise EngineError(f"{self.name} was freed; it can no longer decide", ruleset=self.name)
             for handle in self._handles:
                 for name in self._run(handle, fact):
                     names[name.split("#", 1)[0]] = None

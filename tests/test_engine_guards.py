@@ -139,3 +139,11 @@ def test_an_engine_failure_is_a_typed_error_and_the_engine_keeps_working(compile
         compiled_default.fired({"history": {"program_hours_this_week": float("nan")}})
     facts = project(prepare_facts(couples(clinical={"safety_concern": True})), default_policy.fact_paths)
     assert compiled_default.fired(facts) == ["CA-001"]
+
+
+def test_a_freed_policy_refuses_to_decide_instead_of_answering_nothing(tmp_path):
+    engine = engine_for(tmp_path, minimal_policy())
+    compiled = engine.resolve()
+    compiled.close()
+    with pytest.raises(EngineError, match="was freed"):
+        compiled.fired({"attendance": {"partners_present": 1}})
