@@ -84,9 +84,15 @@ def gunicorn_options(settings: Settings, app: Flask) -> dict[str, Any]:
         app.extensions["attendance_policy"].close()  # this worker's poller and SQLite connection
 
     def child_exit(server: Any, worker: Any) -> None:
-        if metrics_dir:
+        if not metrics_dir:
+            return
+        try:
             retire(metrics_dir, worker.pid)  # the master keeps a gone worker's counts
             remove_worker(metrics_dir, worker.pid)  # and forgets its policy state
+        except OSError as e:
+            # Best effort: an exception here would end gunicorn's main loop, and a full disk would
+            # then stop the whole service the next time a worker is recycled or crashes.
+            logging.getLogger("attendance_policy.server").warning("cannot retire worker %s: %s", worker.pid, e)
 
     return {
         "bind": [_bind(settings.host, settings.port)], "workers": settings.workers,
