@@ -61,7 +61,7 @@ def _count(latency: float, status: int, code: str | None) -> None:
     if code:
         metrics.inc("attendance_errors_total", {"code": code})
     try:
-        metrics.flush()
+        metrics.flush(force=False)
     except OSError as e:  # metrics are best effort; the request has been answered already
         _errors.warning("cannot publish metrics: %s", e)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, g, request
@@ -18,13 +18,14 @@ from engine.reload import scan
 from . import accesslog, headers, problems
 from .auth import KeyRing
 from .config import ConfigError, load_settings
+from .groupcommit import GroupCommit
 from .lifecycle import Lifecycle
 from .metrics import Metrics
 from .schemas import API_SCHEMAS
 from .schemas import load as load_schema
 from .settings import Settings
 from .sqlite_store import SQLiteStore
-from .store import DecisionStore, StoreError
+from .store import DecisionStore, LogEntry, StoreError
 
 __all__ = ["AppState", "create_app", "state"]
 
@@ -41,10 +42,18 @@ class AppState:
     keys: KeyRing
     metrics: Metrics
     lifecycle: Lifecycle
+    committer: GroupCommit[LogEntry] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.committer = GroupCommit(self.store.append)
 
     def close(self) -> None:
         """Stop this process's policy poller and close its decision-log connection."""
         self.lifecycle.poller.stop()
+        try:
+            self.metrics.flush()  # a recycled worker's last counts reach the master
+        except OSError:
+            pass
         self.store.close()
 
 
@@ -86,7 +95,7 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
     disk = scan(settings.rules)  # before loading: a file changed meanwhile is seen as a change
     engine = engine or build_engine(settings)
     store = store or open_store(settings)
-    metrics = Metrics(settings.metrics_dir)
+    metrics = Metrics(settings.metrics_dir, settings.metrics_flush_ms / 1000)
     lifecycle = Lifecycle(engine, settings, store, metrics, disk=disk)
     lifecycle.sync_pins(publish=False)  # admin pins survive restarts
     store.close()  # the gunicorn master must not hand a connection to its workers

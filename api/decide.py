@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import g
@@ -14,12 +15,21 @@ from .bodies import DecisionRequest
 from .problems import LogUnavailable
 from .store import LogEntry, StoreError, redact
 
-__all__ = ["commit", "evaluate", "outcome"]
+__all__ = ["Decided", "commit", "evaluate", "outcome"]
 
 _SEVERITY = ("none", "info", "warning", "critical")
 
 
-def evaluate(req: DecisionRequest) -> tuple[Decision, LogEntry]:
+@dataclass(frozen=True)
+class Decided:
+    """A decision, its response body, and the (redacted) log entry that documents it."""
+
+    decision: Decision
+    body: dict[str, Any]
+    entry: LogEntry
+
+
+def evaluate(req: DecisionRequest) -> Decided:
     """The engine's decision and the log entry that documents it (redacted)."""
     decision = state().engine.evaluate(req.facts, policy=req.policy, version=req.version, explain=req.explain)
     body = decision.to_dict()
@@ -30,7 +40,7 @@ def evaluate(req: DecisionRequest) -> tuple[Decision, LogEntry]:
         policy_version=decision.policy.version, policy_sha256=decision.policy.sha256,
         session_id=decision.session_id, key_id=caller.key_id if caller else "anonymous",
         request_id=g.get("request_id", ""), facts=facts, decision=logged)
-    return decision, entry
+    return Decided(decision, body, entry)
 
 
 def outcome(decision: Decision) -> str:
@@ -39,15 +49,19 @@ def outcome(decision: Decision) -> str:
     return _SEVERITY[max(levels, default=0)]
 
 
-def commit(decisions: Sequence[tuple[Decision, LogEntry]]) -> list[dict[str, Any]]:
-    """Log every decision in one transaction (503 and nothing returned if that fails), then count them."""
+def commit(decisions: Sequence[Decided]) -> list[dict[str, Any]]:
+    """Log every decision durably (503 and nothing returned if that fails), then count them.
+
+    Concurrent requests of one worker share transactions (`api.groupcommit`).
+    """
     try:
-        state().store.append([entry for _, entry in decisions])
+        state().committer.submit([d.entry for d in decisions])
     except StoreError as e:
         raise LogUnavailable(f"the decision could not be logged, so it was not made: {e}") from e
     metrics = state().metrics
-    for decision, _ in decisions:
-        metrics.inc("attendance_decisions_total", {"policy": decision.policy.id, "version": decision.policy.version,
-                                                   "outcome": outcome(decision)})
+    for d in decisions:
+        metrics.inc("attendance_decisions_total", {"policy": d.decision.policy.id,
+                                                   "version": d.decision.policy.version,
+                                                   "outcome": outcome(d.decision)})
     g.decision_count = len(decisions)
-    return [d.to_dict() for d, _ in decisions]
+    return [d.body for d in decisions]

@@ -1,6 +1,7 @@
 """Prometheus text-format metrics, summed over every gunicorn worker.
 
-Each worker keeps its counters in memory and, after each request, replaces its own
+Each worker keeps its counters in memory and publishes them (at most once per
+`server.metrics_flush_ms`, and always on `/metrics` and at exit) by replacing its own
 snapshot file `<metrics_dir>/<pid>.json`. `/metrics` (answered by whichever worker)
 sums every snapshot. When a worker exits, the master folds its snapshot into
 `retired.json` (`retire`), so counters never go down when workers are recycled.
@@ -13,6 +14,7 @@ import fcntl
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,8 +41,10 @@ Labels = tuple[tuple[str, str], ...]
 class Metrics:
     """Counters and histograms of this process; `render()` is the text for `/metrics`."""
 
-    def __init__(self, directory: str | None = None) -> None:
+    def __init__(self, directory: str | None = None, flush_interval_s: float = 0.0) -> None:
         self.directory = Path(directory) if directory else None
+        self.flush_interval_s = flush_interval_s
+        self._flushed_at = 0.0
         self._pid = os.getpid()
         self._counters: dict[tuple[str, Labels], float] = {}
         self._histograms: dict[tuple[str, Labels], list[float]] = {}
@@ -77,11 +81,20 @@ class Metrics:
             return {"counters": [[n, dict(lb), v] for (n, lb), v in self._counters.items()],
                     "histograms": [[n, dict(lb), list(h)] for (n, lb), h in self._histograms.items()]}
 
-    def flush(self) -> None:
-        """Publish this worker's snapshot for the others (atomic replace, no lock needed)."""
+    def flush(self, *, force: bool = True) -> None:
+        """Publish this worker's snapshot for the others (atomic replace, no lock needed).
+
+        Per request (`force=False`) at most once per `flush_interval_s`: writing a file
+        after every request cost more than deciding. `/metrics`, reloads and a worker's
+        exit always publish; a worker killed outright loses at most one interval.
+        """
         if self.directory is None:
             return
+        now = time.monotonic()
+        if not force and now - self._flushed_at < self.flush_interval_s:
+            return
         with self._lock:
+            self._flushed_at = now
             self._mine()
             target = self.directory / f"{self._pid}.json"
             tmp = self.directory / f".{self._pid}.tmp"

@@ -96,7 +96,9 @@ def gunicorn_options(settings: Settings, app: Flask) -> dict[str, Any]:
 
     return {
         "bind": [_bind(settings.host, settings.port)], "workers": settings.workers,
-        "worker_class": DeadlineSyncWorker,  # the sync worker, with a deadline on reading a request (api/worker.py)
+        # The sync worker, with a deadline on reading a request (api/worker.py); with threads, gunicorn's
+        # gthread worker: concurrent requests then share durable commits (api/groupcommit.py).
+        "worker_class": DeadlineSyncWorker if settings.threads == 1 else "gthread", "threads": settings.threads,
         "max_requests": settings.max_requests, "max_requests_jitter": settings.max_requests_jitter,
         "timeout": settings.timeout, "graceful_timeout": settings.graceful_timeout, "preload_app": True,
         "accesslog": None, "errorlog": "-", "loglevel": "info", "proc_name": "attendance-policy",

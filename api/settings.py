@@ -36,6 +36,9 @@ FIELDS: tuple[Field, ...] = (
     Field("host", "server", "str", "ATTENDANCE_POLICY_HOST", help="address to bind"),
     Field("port", "server", "int", "ATTENDANCE_POLICY_PORT", 1, 65535, "TCP port"),
     Field("workers", "server", "int", "ATTENDANCE_POLICY_WORKERS", 1, 64, "gunicorn worker processes"),
+    Field("threads", "server", "int", "ATTENDANCE_POLICY_THREADS", 1, 64,
+          "request threads per worker: 1 is the sync worker with a per-request read deadline; more use gunicorn's "
+          "gthread worker, whose concurrent requests share decision-log commits (put a buffering proxy in front)"),
     Field("max_requests", "server", "int", "ATTENDANCE_POLICY_MAX_REQUESTS", 0, 10_000_000,
           "recycle a worker after this many requests (0: never)"),
     Field("max_requests_jitter", "server", "int", "ATTENDANCE_POLICY_MAX_REQUESTS_JITTER", 0, 10_000_000,
@@ -48,6 +51,8 @@ FIELDS: tuple[Field, ...] = (
           help="allow a non-loopback address without API keys"),
     Field("metrics_dir", "server", "path", "ATTENDANCE_POLICY_METRICS_DIR",
           help="directory where workers share their metrics (serve makes a temporary one)"),
+    Field("metrics_flush_ms", "server", "int", "ATTENDANCE_POLICY_METRICS_FLUSH_MS", 0, 60_000,
+          "how often a worker publishes its counters to the others (0: after every request)"),
     Field("rules", "policies", "paths", "ATTENDANCE_POLICY_RULES", help="rules directories or policy files"),
     Field("poll_interval_ms", "policies", "int", "ATTENDANCE_POLICY_POLL_INTERVAL_MS", 0, 3_600_000,
           "how often each worker looks for changed rules files (0: only on SIGHUP or POST /v1/admin/reload)"),
@@ -87,12 +92,14 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
+    threads: int = 1
     max_requests: int = 1000
     max_requests_jitter: int = 100
     timeout: int = 30
     graceful_timeout: int = 30
     allow_unauthenticated: bool = False
     metrics_dir: str | None = None
+    metrics_flush_ms: int = 1000
     rules: tuple[str, ...] = ("rules",)
     poll_interval_ms: int = 2000
     stale_after_ms: int = 30_000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -138,28 +137,43 @@ def to_micros(timestamp: str) -> int:
 
 
 def redact(facts: Any, decision: dict[str, Any], fields: Iterable[str]) -> tuple[Any, dict[str, Any]]:
-    """Copies of the facts and the decision with the given fact paths' values replaced."""
+    """The facts and the decision with the given fact paths' values replaced.
+
+    Only what changes is copied (the rest is shared with the inputs, which are
+    never mutated): this runs on every decision, and deep copies cost more than
+    the decision itself.
+    """
     paths = set(fields)
     if not paths:
         return facts, decision
-    facts = copy.deepcopy(facts)
-    for path in paths:
-        section, name = path.split(".", 1)
-        sub = facts.get(section) if isinstance(facts, dict) else None
-        if isinstance(sub, dict) and name in sub:
-            sub[name] = REDACTED
-    decision = copy.deepcopy(decision)
-    for rec in decision.get("recommendations", []):
-        for cond in rec.get("matched", []):
-            _redact_condition(cond, paths)
-    for nf in decision.get("not_fired", []):
-        if nf.get("failed"):
-            _redact_condition(nf["failed"], paths)
+    if isinstance(facts, dict):
+        facts = dict(facts)
+        for path in paths:
+            section, name = path.split(".", 1)
+            sub = facts.get(section)
+            if isinstance(sub, dict) and name in sub:
+                facts[section] = {**sub, name: REDACTED}
+    decision = dict(decision)
+    if decision.get("recommendations"):
+        decision["recommendations"] = [
+            {**rec, "matched": [_redact_condition(c, paths) for c in rec["matched"]]}
+            if any(_touches(c, paths) for c in rec.get("matched", ())) else rec
+            for rec in decision["recommendations"]]
+    if decision.get("not_fired"):
+        decision["not_fired"] = [{**nf, "failed": _redact_condition(nf["failed"], paths)}
+                                 if nf.get("failed") and _touches(nf["failed"], paths) else nf
+                                 for nf in decision["not_fired"]]
     return facts, decision
 
 
-def _redact_condition(cond: dict[str, Any], paths: set[str]) -> None:
+def _touches(cond: dict[str, Any], paths: set[str]) -> bool:
+    return cond.get("fact") in paths or cond.get("other_fact") in paths
+
+
+def _redact_condition(cond: dict[str, Any], paths: set[str]) -> dict[str, Any]:
+    out = dict(cond)
     if cond.get("fact") in paths:
-        cond["actual"] = REDACTED
+        out["actual"] = REDACTED
     if cond.get("other_fact") in paths:
-        cond["expected"] = REDACTED
+        out["expected"] = REDACTED
+    return out

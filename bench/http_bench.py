@@ -47,9 +47,9 @@ def wait_ready(port: int, path: str, deadline: float = 60) -> None:
     raise RuntimeError(f"server on port {port} did not become ready")
 
 
-def start_service(port: int, db: Path) -> subprocess.Popen[bytes]:
+def start_service(port: int, db: Path, threads: int = 1) -> subprocess.Popen[bytes]:
     env = dict(os.environ, ATTENDANCE_POLICY_DATABASE=str(db), ATTENDANCE_POLICY_PORT=str(port),
-               ATTENDANCE_POLICY_WORKERS="2")
+               ATTENDANCE_POLICY_WORKERS="2", ATTENDANCE_POLICY_THREADS=str(threads))
     proc = subprocess.Popen([str(VENV_BIN / "attendance-policy"), "serve"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, "/healthz")
@@ -100,24 +100,29 @@ def main() -> None:
             results["bare"] = load(port, "/v1/decisions", BODY, conns, seconds)
         finally:
             stop(bare)
-        port = free_port()
-        service = start_service(port, Path(tmp) / "decisions.sqlite3")
-        try:
-            load(port, "/v1/decisions", BODY, conns, 2)
-            results["service"] = load(port, "/v1/decisions", BODY, conns, seconds)
-            results["batch"] = batch_vs_single(port, items)
-        finally:
-            stop(service)
+        for name, threads in (("service", 1), ("service_threads", 4)):
+            port = free_port()
+            service = start_service(port, Path(tmp) / f"{name}.sqlite3", threads)
+            try:
+                load(port, "/v1/decisions", BODY, conns, 2)
+                results[name] = load(port, "/v1/decisions", BODY, conns, seconds)
+                if threads == 1:
+                    results["batch"] = batch_vs_single(port, items)
+            finally:
+                stop(service)
     ratio = results["service"]["rps"] / results["bare"]["rps"]
-    for name in ("bare", "service"):
+    ratio_threads = results["service_threads"]["rps"] / results["bare"]["rps"]
+    for name in ("bare", "service", "service_threads"):
         r = results[name]
-        print(f"{name:8s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
+        print(f"{name:16s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
               f"errors {r['errors']}  ({r['tool']}, {conns} connections, {seconds}s)")
-    print(f"throughput ratio service/bare: {ratio:.2f} (goal >= 0.6, decision log on)")
+    print(f"throughput ratio service/bare: {ratio:.2f} sync workers, {ratio_threads:.2f} with 4 threads per worker "
+          "(goal >= 0.6, decision log on)")
     b = results["batch"]
     print(f"batch of {b['items']}: {b['batch_per_s']:.0f} decisions/s vs {b['single_per_s']:.0f}/s single calls "
           f"(x{b['ratio']})")
-    path = write_result("http", {"connections": conns, "seconds": seconds, "ratio": round(ratio, 2), **results})
+    path = write_result("http", {"connections": conns, "seconds": seconds, "ratio": round(ratio, 2),
+                                  "ratio_threads": round(ratio_threads, 2), **results})
     print(f"wrote {path}")
 
 

@@ -75,7 +75,8 @@ def _config(directory: Path) -> Path:
                      for k in KEYS)
     path = directory / "service.toml"
     path.write_text(f'[policies]\nrules = ["{RULES}"]\n[decision_log]\npath = "decisions.sqlite3"\n'
-                    f"[server]\nmax_requests = 0\n{keys}")
+                    # exact sums across workers right after each request: publish after every request
+                    f"[server]\nmax_requests = 0\nmetrics_flush_ms = 0\n{keys}")
     return path
 
 
