@@ -9,19 +9,28 @@ has to step in): then the connection is closed, the worker logs one line and ser
 the next client. Responses get the same time for each write, so a client that stops
 reading cannot hold a worker either. A buffering proxy in front (nginx) is still the
 answer to many slow clients at once; see docs/reliability.md.
+
+A request gunicorn cannot parse (a broken request line, a header over its limits: 400, 414,
+431) is answered by gunicorn before the app sees it; this worker sends that answer as an
+RFC 9457 problem (`malformed_http`) with the security headers, like every other error.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
 from typing import Any
 
+from gunicorn import util
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.sync import SyncWorker
 
-__all__ = ["CLIENT_DEADLINE_S", "ClientTooSlow", "DeadlineSyncWorker", "deadline_for"]
+from .headers import SECURITY_HEADERS
+from .problems import TYPE_BASE
+
+__all__ = ["CLIENT_DEADLINE_S", "ClientTooSlow", "DeadlineSyncWorker", "deadline_for", "problem_page"]
 
 CLIENT_DEADLINE_S = 10.0
 log = logging.getLogger("attendance_policy.server")
@@ -79,8 +88,26 @@ def deadline_for(timeout: float) -> float:
     return max(0.5, min(CLIENT_DEADLINE_S, timeout / 2))
 
 
+def problem_page(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's answer to a request it cannot parse (400, 414, 431...), as a problem document, not HTML."""
+    body = json.dumps({"type": TYPE_BASE + "malformed_http", "title": reason, "status": status_int, "detail": mesg,
+                       "code": "malformed_http"}, separators=(",", ":")).encode()
+    head = [f"HTTP/1.1 {status_int} {reason}", "Connection: close", "Content-Type: application/problem+json",
+            f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in SECURITY_HEADERS.items())]
+    util.write_nonblock(sock, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
 class DeadlineSyncWorker(SyncWorker):  # type: ignore[misc]
-    """The sync worker, reading each request against a deadline."""
+    """The sync worker, reading each request against a deadline, answering unparsable requests as problems."""
 
     def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
         super().handle(listener, _DeadlineSocket(client, deadline_for(self.cfg.timeout)), addr)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        # gunicorn writes its error page through util.write_error; this worker serves one request at a time.
+        html_page = util.write_error
+        util.write_error = problem_page
+        try:
+            super().handle_error(req, client, addr, exc)
+        finally:
+            util.write_error = html_page

@@ -64,6 +64,20 @@ def security_headers(ctx: Any, response: Any, case: Any) -> bool | None:
     return True
 
 
+def _from_gunicorn(response: Any) -> bool:
+    """gunicorn itself refused the request (e.g. 414, a request line over 4094 bytes): no operation answered."""
+    return response.status_code >= 400 and (_json(response) or {}).get("code") == "malformed_http"
+
+
+def status_code_conformance(ctx: Any, response: Any, case: Any) -> bool | None:
+    """The built-in check, for answers an operation gave (not gunicorn's refusals of malformed HTTP)."""
+    return None if _from_gunicorn(response) else builtin.status_code_conformance(ctx, response, case)
+
+
+def content_type_conformance(ctx: Any, response: Any, case: Any) -> bool | None:
+    return None if _from_gunicorn(response) else builtin.content_type_conformance(ctx, response, case)
+
+
 def negative_data_rejection(ctx: Any, response: Any, case: Any) -> bool | None:
     """The built-in check, but a batch judges each item: 200 with per-item problems is the documented answer."""
     if case.operation.path == "/v1/decisions:batch" and response.status_code == 200:
@@ -115,8 +129,8 @@ def batch_items_judged(case: Any, response: Any) -> bool:
 
 CHECKS = [
     not_a_server_error,
-    builtin.status_code_conformance,
-    builtin.content_type_conformance,
+    status_code_conformance,
+    content_type_conformance,
     builtin.response_schema_conformance,
     negative_data_rejection,
     positive_data_acceptance,

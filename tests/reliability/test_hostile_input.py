@@ -202,7 +202,14 @@ MALFORMED_IDS = ["request line 9000 bytes", "header 9000 bytes", "200 headers", 
 ])
 def test_malformed_http_is_answered_by_gunicorn(live: Server, same_workers: list[int], request_bytes: bytes,
                                                 statuses: set[int]) -> None:
-    assert status_of(raw_exchange(live.port, request_bytes)) in statuses
+    """Regression D13: gunicorn answered these with an HTML page; now a problem document with the security headers."""
+    response = raw_exchange(live.port, request_bytes)
+    assert status_of(response) in statuses
+    if status_of(response):
+        assert header_of(response, "Content-Type") == "application/problem+json"
+        assert header_of(response, "X-Content-Type-Options") == "nosniff"
+        problem = json.loads(body_of(response))
+        assert (problem["code"], problem["status"]) == ("malformed_http", status_of(response))
 
 
 def _slowloris(port: int, result: dict[str, Any], lines: int = 60) -> None:
