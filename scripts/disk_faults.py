@@ -39,7 +39,8 @@ FACTS = {"session": {"id": "disk", "type": "couples"}, "attendance": {"partners_
 
 def _decide(server: LiveServer, n: int) -> tuple[list[str], dict[str, int]]:
     """n decisions; (ids acknowledged, status counts)."""
-    ids, statuses = [], {}
+    ids: list[str] = []
+    statuses: dict[str, int] = {}
     for i in range(n):
         body = {"facts": {**FACTS, "session": {"id": f"disk-{i}", "type": "couples"}}, "explain": True}
         reply = server.request("POST", "/v1/decisions", body, role="evaluate")

@@ -36,7 +36,7 @@ from harness import LiveServer, logged_ids, rss_kb  # noqa: E402
 
 from engine.facts import fact_catalogue  # noqa: E402
 
-NUMBERS = {"attendance.partners_expected": [1, 2], "attendance.partners_present": [0, 1, 2],
+NUMBERS: dict[str, list[Any]] = {"attendance.partners_expected": [1, 2], "attendance.partners_present": [0, 1, 2],
            "history.consecutive_joint_sessions_missed": [0, 1, 2, 3, 5], "history.program_days_this_week": [0, 2, 3, 5],
            "history.program_hours_this_week": [0, 4.5, 9, 12], "plan.discharge_in_days": [None, 3, 14, 30]}
 
@@ -132,7 +132,8 @@ def soak(seconds: float, clients: int, window: float, max_requests: int) -> dict
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         server = LiveServer.create(Path(tmp), server={"max_requests": max_requests}).start()
         pids = server.worker_pids()
-        stats, memory = Stats(), []
+        stats = Stats()
+        memory: list[dict[str, Any]] = []
         began = time.monotonic()
         until = began + seconds
         threads = [threading.Thread(target=_client, args=(server, seed, until, stats))

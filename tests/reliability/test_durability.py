@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 from apihelpers import RULES, facts
-from conftest import start_server, stop_server
 from crash_durability import main as crash_main
 from flask import Flask
 from harness import integrity_check
+from livehttp import start_server, stop_server
 from test_api_serve import Server, _logged
 
 from api import create_app

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from apihelpers import TOKENS, facts
-from conftest import decision_count, http_request, raw_exchange, start_server, status_of, stop_server
+from livehttp import decision_count, http_request, raw_exchange, start_server, status_of, stop_server
 from test_api_serve import Server, _command, _logged
 
 from helpers import minimal_policy

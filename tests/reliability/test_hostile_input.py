@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from apihelpers import TOKENS, facts
-from conftest import LIVE_TIMEOUT_S, body_of, decision_count, header_of, http_request, raw_exchange, status_of
+from livehttp import LIVE_TIMEOUT_S, body_of, decision_count, header_of, http_request, raw_exchange, status_of
 from test_api_serve import Server
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path("/proc/net/tcp").exists(),

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from apihelpers import KEYS, RULES, TOKENS, facts
-from conftest import decision_count
 from flask import Flask
 from flask.testing import FlaskClient
+from livehttp import decision_count
 from test_api_serve import Server
 
 from api import create_app
