@@ -116,14 +116,6 @@ class SemanticChecker:
             self.add("value_type", f"{leaf.fact} ({_kind(spec)}) cannot be compared with "
                                    f"{leaf.other_fact} ({_kind(other)})", vpath)
 
-    def facts_of(self, cond: Condition) -> set[str]:
-        out = set()
-        for leaf in leaves(cond):
-            out.add(leaf.fact)
-            if leaf.other_fact:
-                out.add(leaf.other_fact)
-        return out
-
     # -- rules ------------------------------------------------------------
 
     def check_rules(self, rules: tuple[Rule, ...], recs: dict[str, Recommendation]) -> None:

@@ -19,7 +19,7 @@ from jsonschema.exceptions import ValidationError, best_match, relevance
 
 from .checks import PLACEHOLDER, SemanticChecker
 from .errors import PolicyLoadError, Problem
-from .model import MustDecide, Policy, Recommendation, Rule
+from .model import MustDecide, Policy, Recommendation, Rule, facts_of
 from .schemas import validator
 from .yamlsrc import MAX_FILE_BYTES, Document, json_path, read_yaml
 
@@ -173,7 +173,7 @@ def _build(doc: Document, filename: str, text: str, checker: SemanticChecker) ->
                             checker.line(("must_decide", i)))
                  for i, m in enumerate(data.get("must_decide", ())))
     checker.check_rules(rules, recs)
-    fact_paths = sorted({f for r in rules for f in checker.facts_of(r.when) | _quoted_facts(r.rationale)})
+    fact_paths = sorted({f for r in rules for f in facts_of(r.when) | _quoted_facts(r.rationale)})
     return Policy(
         id=data["policy"], version=data["version"],
         effective_from=_dt.date.fromisoformat(data["effective_from"]),

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-__all__ = ["Leaf", "All", "AnyOf", "Not", "Condition", "Rule", "Recommendation", "Policy", "OPS"]
+__all__ = ["Leaf", "All", "AnyOf", "Not", "Condition", "Rule", "Recommendation", "Policy", "OPS", "facts_of", "leaves",
+           "to_nnf"]
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in")
 NEGATED = {"eq": "ne", "ne": "eq", "lt": "gte", "gte": "lt", "gt": "lte", "lte": "gt",
@@ -74,6 +75,16 @@ def to_nnf(cond: Condition, negate: bool = False) -> Condition:
     items = tuple(to_nnf(c, negate) for c in cond.items)
     conj = isinstance(cond, All) != negate
     return All(items, cond.path) if conj else AnyOf(items, cond.path)
+
+
+def facts_of(cond: Condition) -> set[str]:
+    """Every fact path a condition reads (both sides of a comparison between facts)."""
+    out = set()
+    for leaf in leaves(cond):
+        out.add(leaf.fact)
+        if leaf.other_fact:
+            out.add(leaf.other_fact)
+    return out
 
 
 def leaves(cond: Condition) -> list[Leaf]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import All, AnyOf, Condition, Leaf, Policy, leaves, to_nnf
+from ..model import All, AnyOf, Condition, Leaf, Policy, facts_of, leaves, to_nnf
 from .space import ABSENT, FactSpace
 
 __all__ = ["Tri", "t_and", "t_or", "t_not", "cond3", "PolicyLogic", "Search", "search", "collapse", "order_facts",
@@ -81,15 +81,6 @@ def cond3(cond: Condition, assign: Assign) -> Tri:
     if isinstance(cond, AnyOf):
         return t_or(cond3(c, assign) for c in cond.items)
     raise TypeError(f"condition not in normal form: {cond!r}")
-
-
-def facts_of(cond: Condition) -> set[str]:
-    out = set()
-    for leaf in leaves(cond):
-        out.add(leaf.fact)
-        if leaf.other_fact:
-            out.add(leaf.other_fact)
-    return out
 
 
 class PolicyLogic:
