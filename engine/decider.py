@@ -21,10 +21,36 @@ from .model import Rule
 from .rationale import Decision, FiredRecommendation, NotFired, Suppressed, compile_template, leaf_dict
 from .reference import compile_check
 
-__all__ = ["Decider", "MEMO_SIZE"]
+__all__ = ["Decider", "MEMO_SIZE", "project", "sections_of"]
 
 MEMO_SIZE = 4096
 _MISSING = object()
+
+
+Sections = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def sections_of(paths: tuple[str, ...]) -> Sections:
+    """Fact paths grouped by section, in order."""
+    by_section: dict[str, list[str]] = {}
+    for path in paths:
+        section, name = path.split(".", 1)
+        by_section.setdefault(section, []).append(name)
+    return tuple((s, tuple(names)) for s, names in by_section.items())
+
+
+def project(facts: dict[str, Any], sections: Sections) -> tuple[tuple[Any, ...], dict[str, dict[str, Any]]]:
+    """(memo key, projected facts): only the facts a policy reads."""
+    key: list[Any] = []
+    projected: dict[str, dict[str, Any]] = {}
+    for section, names in sections:
+        sub = facts.get(section) or {}
+        values = [sub.get(n, _MISSING) for n in names]
+        key += values
+        present = {n: v for n, v in zip(names, values, strict=True) if v is not _MISSING}
+        if present:
+            projected[section] = present
+    return tuple(key), projected
 
 
 @dataclass(frozen=True)
@@ -40,11 +66,7 @@ class Decider:
     def __init__(self, compiled: CompiledPolicy, memo_size: int = MEMO_SIZE) -> None:
         self.compiled = compiled
         self.policy = compiled.policy
-        by_section: dict[str, list[str]] = {}
-        for path in self.policy.fact_paths:
-            section, name = path.split(".", 1)
-            by_section.setdefault(section, []).append(name)
-        self._sections = tuple((s, tuple(names)) for s, names in by_section.items())
+        self._sections = sections_of(self.policy.fact_paths)
         self._rules = {r.id: r for r in self.policy.rules}
         self._checks = {r.id: compile_check(r.when) for r in self.policy.rules}
         self._templates = {r.id: compile_template(r.rationale, self.policy) for r in self.policy.rules}
@@ -56,16 +78,7 @@ class Decider:
 
     def project(self, facts: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, dict[str, Any]]]:
         """The memo key and the facts the engine sees (C4: nothing else reaches it)."""
-        key: list[Any] = []
-        projected: dict[str, dict[str, Any]] = {}
-        for section, names in self._sections:
-            sub = facts.get(section) or {}
-            values = [sub.get(n, _MISSING) for n in names]
-            key += values
-            present = {n: v for n, v in zip(names, values, strict=True) if v is not _MISSING}
-            if present:
-                projected[section] = present
-        return tuple(key), projected
+        return project(facts, self._sections)
 
     def decide(self, facts: dict[str, Any], *, explain: bool = False, decision_id: str | None = None,
                now: _dt.datetime) -> Decision:

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .compiler import CompiledPolicy
-from .decider import Decider
-from .facts import get_path, prepare_facts
+from .decider import Decider, sections_of
+from .decider import project as _project
+from .facts import prepare_facts
 from .rationale import Decision
 from .registry import PolicySet
 
@@ -23,13 +24,7 @@ def _utcnow() -> _dt.datetime:
 
 def project(facts: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
     """Only the facts a policy reads: the engine never sees anything else (C4)."""
-    out: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        present, value = get_path(facts, path)
-        if present:
-            section, name = path.split(".", 1)
-            out.setdefault(section, {})[name] = value
-    return out
+    return _project(facts, sections_of(paths))[1]
 
 
 def decide(compiled: CompiledPolicy, facts: dict[str, Any], *, explain: bool = False,
