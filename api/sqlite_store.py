@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .store import Activation, LogEntry, Page, Pin, Query, Record, StoreError, to_micros
 
 __all__ = ["SQLiteStore", "MIGRATIONS", "SCHEMA_VERSION"]
@@ -155,7 +157,7 @@ class SQLiteStore:
             return
         rows = [(e.decision_id, e.evaluated_at, to_micros(e.evaluated_at), _now(), e.policy_id, e.policy_version,
                  e.policy_sha256, e.session_id, e.key_id, e.request_id,
-                 json.dumps(e.facts, separators=(",", ":")), json.dumps(e.decision, separators=(",", ":")))
+                 orjson.dumps(e.facts).decode(), orjson.dumps(e.decision).decode())
                 for e in entries]
         with self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+import orjson
+from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
 
 from engine.errors import PolicyError
@@ -23,7 +24,7 @@ bp = Blueprint("decisions", __name__)
 def create_decision() -> ResponseReturnValue:
     req = check_envelope(read_json(state().settings.max_body_bytes))
     (body,) = commit([evaluate(req)])
-    return jsonify(body)
+    return _json(body)
 
 
 @bp.post("/v1/decisions:batch")
@@ -42,4 +43,9 @@ def create_batch() -> ResponseReturnValue:
     bodies = dict(zip((i for i, _ in decided), commit([d for _, d in decided]), strict=True))
     results = [{"index": i, "status": 200, "decision": bodies[i]} if i in bodies
                else {"index": i, "status": failed[i]["status"], "problem": failed[i]} for i in range(len(items))]
-    return jsonify({"results": results})
+    return _json({"results": results})
+
+
+def _json(body: Any) -> Response:
+    # orjson: 2 us instead of 37 us for a decision body with Flask's encoder (bench/, docs/performance.md).
+    return Response(orjson.dumps(body), mimetype="application/json")
