@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, request
 
+from engine.checks import redaction_problems
 from engine.errors import Problem
 from engine.evaluator import Engine
 from engine.loader import load_rules
@@ -63,7 +64,11 @@ def state() -> AppState:
 
 def build_engine(settings: Settings) -> Engine:
     """Load and compile every policy version (each compiled first in a child process)."""
-    engine = Engine(PolicySet.build(load_rules(list(settings.rules))))
+    policies = load_rules(list(settings.rules))
+    leaks = redaction_problems(policies, settings.redact)
+    if leaks:
+        raise ConfigError(leaks)
+    engine = Engine(PolicySet.build(policies))
     if not engine.policies.policy_ids():
         raise ConfigError([Problem("invalid_config", f"no policy versions found under {', '.join(settings.rules)}",
                                    "policies.rules", settings.source)])

@@ -135,7 +135,7 @@ class Lifecycle:
                 return self._record(self._outcome("unchanged", trigger, started))
             try:
                 plan = prepare(self.live.current, load_rules(list(self.settings.rules)), today=self.today(),
-                               compile_timeout=self.settings.compile_timeout_ms / 1000)
+                               compile_timeout=self.settings.compile_timeout_ms / 1000, redact=self.settings.redact)
             except PolicyError as e:
                 return self._failed(trigger, e, started)
             outcome = self._swap(plan, trigger, disk, started)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import Problem
 from .facts import FactSpec, fact_catalogue
-from .model import All, AnyOf, Condition, Leaf, Not, Recommendation, Rule, leaves
+from .model import All, AnyOf, Condition, Leaf, Not, Policy, Recommendation, Rule, leaves
 from .suggest import did_you_mean
 from .translate import MAX_PATHS_PER_RULE, path_count
 from .yamlsrc import Document, Path, json_path
@@ -239,3 +240,26 @@ def value_problem(spec: FactSpec, v: Any) -> str | None:
     if spec.kind == "string" and not isinstance(v, str):
         return f"{spec.path} is a string; {v!r} is not"
     return None
+
+
+def redaction_problems(policies: Iterable[Policy], redacted: Iterable[str]) -> list[Problem]:
+    """Rules whose rationale would write a redacted fact's value into the decision log anyway.
+
+    The log redacts facts and matched conditions, but a rationale is text: a fact it
+    quotes (`{fact}`, or a condition on it rendered by `{matched}`) would be stored.
+    """
+    hidden = set(redacted)
+    out = []
+    for policy in policies:
+        for i, rule in enumerate(policy.rules):
+            names = set(PLACEHOLDER.findall(rule.rationale))
+            quoted = hidden & names
+            if "matched" in names:
+                quoted |= hidden & {leaf.fact for leaf in leaves(rule.when)}
+            for fact in sorted(quoted):
+                out.append(Problem(
+                    "redacted_fact_quoted",
+                    f"rule {rule.id} quotes {fact} in its rationale, so the decision log would store the value "
+                    "that decision_log.redact hides: remove the quote, or stop redacting the fact",
+                    f"$.rules[{i}].rationale", policy.file, rule.line, 1))
+    return out

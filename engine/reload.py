@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .checks import redaction_problems
 from .compiler import COMPILE_TIMEOUT_S, CompiledPolicy, check_compiles
 from .decider import Decider
 from .errors import NoActiveVersionError, PolicyError, PolicyLoadError, Problem
@@ -130,9 +131,9 @@ class ReloadPlan:
 
 
 def prepare(current: PolicySet, policies: list[Policy], *, today: _dt.date, locks: bool = True,
-            lint: bool = True, compile_timeout: float = COMPILE_TIMEOUT_S) -> ReloadPlan:
+            lint: bool = True, compile_timeout: float = COMPILE_TIMEOUT_S, redact: Iterable[str] = ()) -> ReloadPlan:
     """Check and compile `policies` as the successor of `current`; raise ReloadError listing every problem."""
-    problems: list[Problem] = []
+    problems: list[Problem] = redaction_problems(policies, redact)
     if not policies:
         problems.append(Problem("no_policies", "no policy version files found", ""))
     if locks:
