@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli import print_problems
-from engine.errors import PolicyError, PolicyLoadError, Problem
+from engine.cli import print_error, print_problems
+from engine.errors import PolicyError
 
 from .auth import MIN_TOKEN_CHARS, hash_token, new_token
 from .config import ConfigError, load_settings
@@ -48,12 +48,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"warning: serving {settings.host} WITHOUT authentication (--allow-unauthenticated)",
                   file=sys.stderr)
         return serve(settings)
-    except PolicyLoadError as e:
-        print_problems(e.problems)
-    except ConfigError as e:
-        print_problems(e.problems)
-    except PolicyError as e:
-        print_problems([Problem(e.code, e.message, "")])
+    except PolicyError as e:  # ConfigError and PolicyLoadError carry their problems
+        print_error(e)
     return 2
 
 

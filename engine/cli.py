@@ -16,7 +16,7 @@ from .jsonio import loads_strict
 from .loader import load_rules, policy_files
 from .registry import PolicySet
 
-__all__ = ["main", "default_rules_dir", "load_engine", "print_problems"]
+__all__ = ["main", "default_rules_dir", "load_engine", "print_error", "print_problems"]
 
 # Modules that add sub-commands: each has `register(subparsers)`.
 EXTENSIONS: tuple[str, ...] = ("engine.cli_tools", "api.cli")
@@ -35,6 +35,11 @@ def print_problems(problems: Sequence[Problem], stream: Any = None) -> None:
     print(f"{n} error{'s' if n != 1 else ''} occurred", file=stream)
 
 
+def print_error(error: PolicyError) -> None:
+    """An error as problems: its own list (load, config) or itself as one problem."""
+    print_problems(error.problems or [Problem(error.code, error.message)])
+
+
 def load_engine(rules: str, *, isolate: bool = True) -> Engine:
     return Engine(PolicySet.build(load_rules([rules]), isolate=isolate))
 
@@ -51,11 +56,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         policies = load_rules(paths)
         for policy in policies:
             check_compiles(policy)
-    except PolicyLoadError as e:
-        print_problems(e.problems)
-        return 1
     except PolicyError as e:
-        print_problems([Problem(e.code, e.message, "")])
+        print_error(e)
         return 1
     from .tooling.lock import check_locks
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli import default_rules_dir, print_problems
+from .cli import default_rules_dir, print_error, print_problems
 from .errors import PolicyError, PolicyLoadError, Problem
 from .registry import PolicySet
 from .scenarios import scenario_files
@@ -55,11 +55,8 @@ def cmd_test(args: argparse.Namespace) -> int:
             print(f"no scenarios found under {', '.join(paths)}", file=sys.stderr)
             return UNUSABLE
         compiled = PolicySet.build(policies, isolate=True)
-    except PolicyLoadError as e:
-        print_problems(e.problems)
-        return UNUSABLE
     except PolicyError as e:
-        print_problems([Problem(e.code, e.message)])
+        print_error(e)
         return UNUSABLE
     run = run_all(policies, compiled, scenarios)
     compiled.close()
@@ -112,11 +109,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
     try:
         policies = load_policies(paths)
         report = lint_policies(policies)
-    except PolicyLoadError as e:
-        print_problems(e.problems)
-        return UNUSABLE
     except PolicyError as e:
-        print_problems([Problem(e.code, e.message)])
+        print_error(e)
         return UNUSABLE
     if not policies:
         print(f"no policy files found under {', '.join(paths)}", file=sys.stderr)
@@ -164,11 +158,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     try:
         old, new = resolve_ref(args.old, args.rules), resolve_ref(args.new, args.rules)
         report = diff_policies(old, new, diff_cases(args.cases, old, new))
-    except PolicyLoadError as e:
-        print_problems(e.problems)
-        return UNUSABLE
     except PolicyError as e:
-        print_problems([Problem(e.code, e.message)])
+        print_error(e)
         return UNUSABLE
     if args.format == "json":
         _emit(to_dict(report))

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 
 from engine import Engine, PolicySet, load_rules
 from engine.loader import load_policy
 from helpers import DEFAULT_POLICY, RULES
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read the environment: no stray ATTENDANCE_POLICY_* may change a test."""
+    for name in list(os.environ):
+        if name.startswith("ATTENDANCE_POLICY_") and name != "ATTENDANCE_POLICY_SCHEMAS":
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,6 @@ from api import create_app
 from engine.evaluator import Engine
 from engine.loader import load_rules
 from engine.registry import PolicySet
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings read the environment: no stray ATTENDANCE_POLICY_* may change a test."""
-    for name in list(os.environ):
-        if name.startswith("ATTENDANCE_POLICY_") and name != "ATTENDANCE_POLICY_SCHEMAS":
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

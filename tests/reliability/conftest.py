@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,14 +27,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
     finally:
         stop_server(server)
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings read the environment: no stray ATTENDANCE_POLICY_* may change a test."""
-    for name in list(os.environ):
-        if name.startswith("ATTENDANCE_POLICY_") and name != "ATTENDANCE_POLICY_SCHEMAS":
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")
