@@ -7,13 +7,13 @@ never a body, a query string, facts or a key, so the log holds no PHI and no sec
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import os
 import re
 import time
 import uuid
 
+import orjson
 from flask import Flask, Response, current_app, g, request
 
 __all__ = ["ACCESS_LOGGER", "install"]
@@ -40,22 +40,24 @@ def _finish(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
     caller = g.get("caller")
     code = g.get("error_code")
-    line = {
-        "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "event": "http_request", "request_id": g.get("request_id"), "method": request.method,
-        "route": _route(), "status": response.status_code, "latency_ms": round(latency * 1000, 3),
-        "key_id": caller.key_id if caller else None, "error": code, "pid": os.getpid(),
-    }
-    if g.get("decision_count"):
-        line["decisions"] = g.decision_count
-    log.info(json.dumps(line, separators=(",", ":")))
-    _count(latency, response.status_code, code)
+    route = _route()
+    if log.isEnabledFor(logging.INFO):
+        line = {
+            "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "event": "http_request", "request_id": g.get("request_id"), "method": request.method,
+            "route": route, "status": response.status_code, "latency_ms": round(latency * 1000, 3),
+            "key_id": caller.key_id if caller else None, "error": code, "pid": os.getpid(),
+        }
+        if g.get("decision_count"):
+            line["decisions"] = g.decision_count
+        # makeRecord + handle: what log.info does, without looking up the caller's frame (it is always here).
+        log.handle(log.makeRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, orjson.dumps(line).decode(), (), None))
+    _count(route, latency, response.status_code, code)
     return response
 
 
-def _count(latency: float, status: int, code: str | None) -> None:
+def _count(route: str, latency: float, status: int, code: str | None) -> None:
     metrics = current_app.extensions["attendance_policy"].metrics
-    route = _route()
     metrics.inc("attendance_http_requests_total", {"method": request.method, "route": route, "status": str(status)})
     metrics.observe("attendance_http_request_duration_seconds", {"route": route}, latency)
     if code:

@@ -93,8 +93,8 @@ class Settings:
     port: int = 8080
     workers: int = 2
     threads: int = 1
-    max_requests: int = 1000
-    max_requests_jitter: int = 100
+    max_requests: int = 100_000
+    max_requests_jitter: int = 10_000
     timeout: int = 30
     graceful_timeout: int = 30
     allow_unauthenticated: bool = False

@@ -67,6 +67,7 @@ class Decider:
         self.compiled = compiled
         self.policy = compiled.policy
         self._sections = sections_of(self.policy.fact_paths)
+        self._pairs = tuple((section, name) for section, names in self._sections for name in names)
         self._rules = {r.id: r for r in self.policy.rules}
         self._checks = {r.id: compile_check(r.when) for r in self.policy.rules}
         self._templates = {r.id: compile_template(r.rationale, self.policy) for r in self.policy.rules}
@@ -80,12 +81,27 @@ class Decider:
         """The memo key and the facts the engine sees (C4: nothing else reaches it)."""
         return project(facts, self._sections)
 
+    def key(self, facts: dict[str, Any]) -> tuple[Any, ...]:
+        """The memo key alone (the same as `project(facts)[0]`), without building the projected facts."""
+        try:
+            return tuple([facts[section].get(name, _MISSING) for section, name in self._pairs])
+        except (KeyError, AttributeError):  # not prepared facts (a section missing or not an object)
+            return self.project(facts)[0]
+
+    def _projected(self, key: tuple[Any, ...]) -> dict[str, dict[str, Any]]:
+        """The projected facts (as `project` gives them), rebuilt from a memo key."""
+        projected: dict[str, dict[str, Any]] = {}
+        for (section, name), value in zip(self._pairs, key, strict=True):
+            if value is not _MISSING:
+                projected.setdefault(section, {})[name] = value
+        return projected
+
     def decide(self, facts: dict[str, Any], *, explain: bool = False, decision_id: str | None = None,
                now: _dt.datetime) -> Decision:
-        key, projected = self.project(facts)
+        key = self.key(facts)
         body = self._cached(key)
         if body is None:
-            body = self._body(facts, projected)
+            body = self._body(facts, self._projected(key))
             self._remember(key, body)
         return Decision(
             decision_id=decision_id or str(uuid.uuid4()), policy=self.policy,

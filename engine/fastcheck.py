@@ -44,40 +44,74 @@ def _node(schema: dict[str, Any]) -> Check:
     if unknown:
         raise UnsupportedSchema(f"unsupported keywords {sorted(unknown)}")
     checks: list[Check] = []
-    if "type" in schema:
-        names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
+    names = [schema["type"]] if isinstance(schema.get("type"), str) else schema.get("type", [])
+    if names:
         tests = [_TYPES[n] for n in names]
-        checks.append(lambda v: any(t(v) for t in tests))
+        checks.append(tests[0] if len(tests) == 1 else lambda v: any(t(v) for t in tests))
     if "enum" in schema:
-        allowed = schema["enum"]
-        checks.append(lambda v: any(v == a and type(v) is type(a) for a in allowed))
-    checks.extend(_bounds(schema))
+        checks.append(_enum(schema["enum"]))
+    checks.extend(_bounds(schema, numeric=bool(names) and set(names) <= {"integer", "number"}))
     if "format" in schema:
         fmt = schema["format"]
         checks.append(lambda v: not isinstance(v, str) or FORMAT_CHECKER.conforms(v, fmt))
     if "properties" in schema:
         checks.append(_object(schema))
+    return _all(checks)
+
+
+def _all(checks: list[Check]) -> Check:
+    """One predicate that is the conjunction of `checks` (unrolled: this runs for every fact of every request)."""
+    if not checks:
+        return lambda v: True
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        a, b = checks
+        return lambda v: a(v) and b(v)
+    if len(checks) == 3:
+        a, b, c = checks
+        return lambda v: a(v) and b(v) and c(v)
     return lambda v: all(c(v) for c in checks)
+
+
+def _enum(allowed: list[Any]) -> Check:
+    # Same type and value (True is not 1): a set of (type, value) when every member is hashable.
+    try:
+        members = frozenset((type(a), a) for a in allowed)
+    except TypeError:
+        return lambda v: any(v == a and type(v) is type(a) for a in allowed)
+
+    def check(v: Any) -> bool:
+        try:
+            return (type(v), v) in members
+        except TypeError:  # an unhashable value (list, object) is in no enum of hashable members
+            return False
+
+    return check
 
 
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _bounds(schema: dict[str, Any]) -> list[Check]:
+def _bounds(schema: dict[str, Any], *, numeric: bool) -> list[Check]:
+    """minimum/maximum (NaN fails both), minLength/maxLength. `numeric`: the type check before
+    this one already guarantees a number, so the bound is a plain comparison."""
     out: list[Check] = []
-    if "minimum" in schema:
-        lo = schema["minimum"]
-        out.append(lambda v: not _number(v) or (not _nan(v) and v >= lo))
-    if "maximum" in schema:
-        hi = schema["maximum"]
-        out.append(lambda v: not _number(v) or (not _nan(v) and v <= hi))
-    if "minLength" in schema:
-        n = schema["minLength"]
-        out.append(lambda v: not isinstance(v, str) or len(v) >= n)
-    if "maxLength" in schema:
-        m = schema["maxLength"]
-        out.append(lambda v: not isinstance(v, str) or len(v) <= m)
+    lo, hi = schema.get("minimum"), schema.get("maximum")
+    if numeric and (lo is not None or hi is not None):
+        low = -math.inf if lo is None else lo
+        high = math.inf if hi is None else hi
+        inf = math.inf
+        out.append(lambda v: low <= v <= high and (type(v) is int or -inf < v < inf))
+    else:
+        if lo is not None:
+            out.append(lambda v: not _number(v) or (not _nan(v) and v >= lo))
+        if hi is not None:
+            out.append(lambda v: not _number(v) or (not _nan(v) and v <= hi))
+    if "minLength" in schema or "maxLength" in schema:
+        n, m = schema.get("minLength", 0), schema.get("maxLength", math.inf)
+        out.append(lambda v: not isinstance(v, str) or n <= len(v) <= m)
     return out
 
 

@@ -76,3 +76,15 @@ def test_policy_sets_share_nothing_between_builds():
     assert a.decider(key) is not b.decider(key)
     a.close()
     b.close()
+
+
+def test_the_fast_memo_key_is_the_projection_key(policy_set):
+    import random
+
+    compiled = policy_set.resolve("couples-attendance", None, NOW.date())
+    d = Decider(compiled)
+    rng = random.Random(5)
+    unprepared = [{"session": {"id": "s", "type": "couples"}}, {"session": {"id": "s"}, "clinical": None}]
+    for facts in [prepare_facts(random_facts(rng, i)) for i in range(100)] + unprepared:
+        key, projected = d.project(facts)
+        assert d.key(facts) == key and d._projected(key) == projected

@@ -106,3 +106,60 @@ def test_redact_copies_and_covers_conditions() -> None:
     assert d2["not_fired"][0]["failed"]["actual"] == REDACTED
     assert decision["recommendations"][0]["matched"][0]["actual"] == 1
     assert redact(facts, decision, []) == (facts, decision)
+
+
+def _in_thread(fn: Any) -> Any:
+    import threading
+
+    done = threading.Event()
+    t = threading.Thread(target=lambda: (fn(), done.set()), daemon=True)
+    t.start()
+    return t, done
+
+
+def test_writers_of_two_processes_queue_on_the_kernel_lock(store: SQLiteStore) -> None:
+    # Two stores on one file stand for two worker processes (flock is per open file): while one holds the
+    # writer lock the other's append waits (it does not fail after the 50 ms busy timeout), then succeeds.
+    import time
+
+    other = SQLiteStore(store.path, busy_timeout_ms=50)
+    try:
+        with store._write():
+            t, done = _in_thread(lambda: other.append([_entry(1)]))
+            assert not done.wait(0.3)  # six busy timeouts later, still queued
+        t.join(5)
+        assert done.is_set() and store.get("d-1") is not None
+        started = time.monotonic()
+        other.append([_entry(2)])  # the lock is free again at once
+        assert time.monotonic() - started < 5
+    finally:
+        other.close()
+
+
+def test_a_read_does_not_wait_for_a_commit_in_progress(store: SQLiteStore) -> None:
+    store.append([_entry(1)])
+    with store._write():  # a commit holding the writer (its fsync, say)
+        t, done = _in_thread(lambda: store.get("d-1"))
+        assert done.wait(5)
+
+
+def test_a_pin_is_seen_by_another_process_at_once_and_without_the_marker_within_a_second(
+        store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.sqlite_store as mod
+
+    other = SQLiteStore(store.path, busy_timeout_ms=50)
+    try:
+        before = other.pins_version()
+        assert other.pins_version() == before  # answered from the marker, no change
+        store.set_pin("p", "1.0.0", "k", "r")
+        assert other.pins_version() > before  # the marker grew: read again at once
+        seen = other.pins_version()
+        # A marker that cannot be written: the pin still holds, and the periodic read finds it.
+        monkeypatch.setattr(mod.os, "write", lambda fd, data: (_ for _ in ()).throw(OSError(28, "No space left")))
+        store.set_pin("p", None, "k", "r")
+        monkeypatch.undo()
+        assert other.pins_version() == seen  # within the recheck interval: the cached number
+        monkeypatch.setattr(mod, "_PINS_RECHECK_S", 0.0)
+        assert other.pins_version() > seen
+    finally:
+        other.close()
