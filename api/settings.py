@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -75,6 +76,7 @@ FIELDS: tuple[Field, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=1024)  # asked on every request, for a handful of peer addresses
 def is_loopback(host: str) -> bool:
     """True for `localhost`, 127.0.0.0/8 and ::1."""
     if host.lower() == "localhost":

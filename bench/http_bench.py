@@ -56,9 +56,11 @@ def start_service(port: int, db: Path, threads: int = 1) -> subprocess.Popen[byt
     return proc
 
 
-def start_bare(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "bare_app:app"],
-                            cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_bare(port: int, threads: int = 1) -> subprocess.Popen[bytes]:
+    """The bare endpoint in the service's configuration: 2 workers, sync or gthread with `threads`."""
+    workers = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else []
+    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", "2", *workers, "-b", f"127.0.0.1:{port}",
+                             "bare_app:app"], cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, "/")
     return proc
 
@@ -93,13 +95,14 @@ def main() -> None:
     seconds, conns, items = _arg("--seconds", 15), _arg("--connections", 8), _arg("--items", 1000)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        bare = start_bare(port)
-        try:
-            load(port, "/v1/decisions", BODY, conns, 2)  # warm-up
-            results["bare"] = load(port, "/v1/decisions", BODY, conns, seconds)
-        finally:
-            stop(bare)
+        for name, threads in (("bare", 1), ("bare_threads", 4)):
+            port = free_port()
+            bare = start_bare(port, threads)
+            try:
+                load(port, "/v1/decisions", BODY, conns, 2)  # warm-up
+                results[name] = load(port, "/v1/decisions", BODY, conns, seconds)
+            finally:
+                stop(bare)
         for name, threads in (("service", 1), ("service_threads", 4)):
             port = free_port()
             service = start_service(port, Path(tmp) / f"{name}.sqlite3", threads)
@@ -111,13 +114,13 @@ def main() -> None:
             finally:
                 stop(service)
     ratio = results["service"]["rps"] / results["bare"]["rps"]
-    ratio_threads = results["service_threads"]["rps"] / results["bare"]["rps"]
-    for name in ("bare", "service", "service_threads"):
+    ratio_threads = results["service_threads"]["rps"] / results["bare_threads"]["rps"]
+    for name in ("bare", "service", "bare_threads", "service_threads"):
         r = results[name]
         print(f"{name:16s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
               f"errors {r['errors']}  ({r['tool']}, {conns} connections, {seconds}s)")
-    print(f"throughput ratio service/bare: {ratio:.2f} sync workers, {ratio_threads:.2f} with 4 threads per worker "
-          "(goal >= 0.6, decision log on)")
+    print(f"throughput ratio service/bare in the same configuration: {ratio:.2f} with sync workers (the default), "
+          f"{ratio_threads:.2f} with 4 threads per worker (goal >= 0.6, decision log on)")
     b = results["batch"]
     print(f"batch of {b['items']}: {b['batch_per_s']:.0f} decisions/s vs {b['single_per_s']:.0f}/s single calls "
           f"(x{b['ratio']})")

@@ -17,7 +17,7 @@ from typing import Any
 
 from .schemas import FORMAT_CHECKER, load_schema
 
-__all__ = ["build_checker", "facts_ok"]
+__all__ = ["build_checker", "checker_for", "facts_ok"]
 
 Check = Callable[[Any], bool]
 
@@ -145,6 +145,14 @@ def _object(schema: dict[str, Any]) -> Check:
 def build_checker(name: str = "session-facts") -> Check:
     """A predicate that is True exactly when jsonschema finds no error (and no non-finite number)."""
     return _node(load_schema(name))
+
+
+def checker_for(schema: dict[str, Any]) -> Check | None:
+    """A fast predicate for any schema within the supported keywords, None for one beyond them."""
+    try:
+        return _node(schema)
+    except UnsupportedSchema:
+        return None
 
 
 _CHECK: Check | None = None
