@@ -16,7 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from common import ROOT, realistic_facts, write_result
 from loadgen import BODY, load
@@ -57,8 +59,9 @@ def start_service(port: int, db: Path, threads: int = 1) -> subprocess.Popen[byt
 
 
 def start_bare(port: int, threads: int = 1) -> subprocess.Popen[bytes]:
-    """The bare endpoint in the service's configuration: 2 workers, sync or gthread with `threads`."""
-    workers = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else []
+    """The bare endpoint in the service's configuration: 2 workers, the service's sync worker class (with its
+    read deadline) or gthread with `threads`."""
+    workers = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else ["-k", "api.worker.DeadlineSyncWorker"]
     proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", "2", *workers, "-b", f"127.0.0.1:{port}",
                              "bare_app:app"], cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, "/")
@@ -91,41 +94,63 @@ def batch_vs_single(port: int, items: int) -> dict[str, float]:
             "ratio": round(batch / single, 2)}
 
 
+def start_lean(port: int, db: Path) -> subprocess.Popen[bytes]:
+    """bench/lean_app.py: the same decision work without Flask, served like the service (2 sync workers)."""
+    env = dict(os.environ, ATTENDANCE_POLICY_DATABASE=str(db), ATTENDANCE_POLICY_METRICS_DIR=str(db.parent),
+               ATTENDANCE_POLICY_RULES=str(ROOT / "rules"))
+    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", "2", "-k", "api.worker.DeadlineSyncWorker", "--preload",
+                             "-b", f"127.0.0.1:{port}", "lean_app:lean"], cwd=ROOT / "bench", env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ready(port, "/healthz")
+    return proc
+
+
+# (name, what runs, where its decision log is). Runs in RAM (tmpfs) are measurements, not configurations to
+# use: there an fsync costs nothing, so the gap to the same run on disk is what durability costs.
+Run = tuple[str, Callable[[int, Path], subprocess.Popen[bytes]], str]
+RUNS: tuple[Run, ...] = (
+    ("bare", lambda port, db: start_bare(port), "disk"),
+    ("service", lambda port, db: start_service(port, db), "disk"),
+    ("bare_threads", lambda port, db: start_bare(port, 4), "disk"),
+    ("service_threads", lambda port, db: start_service(port, db, 4), "disk"),
+    ("service_log_in_ram", lambda port, db: start_service(port, db), "ram"),
+    ("lean", start_lean, "disk"),
+    ("lean_log_in_ram", start_lean, "ram"),
+)
+
+
 def main() -> None:
     seconds, conns, items = _arg("--seconds", 15), _arg("--connections", 8), _arg("--items", 1000)
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, threads in (("bare", 1), ("bare_threads", 4)):
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(
+            dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as ram:
+        for name, start, where in RUNS:
+            folder = Path(ram if where == "ram" else tmp) / name
+            folder.mkdir()
             port = free_port()
-            bare = start_bare(port, threads)
+            server = start(port, folder / "decisions.sqlite3")
             try:
-                load(port, "/v1/decisions", BODY, conns, 2)  # warm-up
+                load(port, "/v1/decisions", BODY, conns, min(2, seconds))  # warm-up
                 results[name] = load(port, "/v1/decisions", BODY, conns, seconds)
-            finally:
-                stop(bare)
-        for name, threads in (("service", 1), ("service_threads", 4)):
-            port = free_port()
-            service = start_service(port, Path(tmp) / f"{name}.sqlite3", threads)
-            try:
-                load(port, "/v1/decisions", BODY, conns, 2)
-                results[name] = load(port, "/v1/decisions", BODY, conns, seconds)
-                if threads == 1:
+                if name == "service":
                     results["batch"] = batch_vs_single(port, items)
             finally:
-                stop(service)
-    ratio = results["service"]["rps"] / results["bare"]["rps"]
-    ratio_threads = results["service_threads"]["rps"] / results["bare_threads"]["rps"]
-    for name in ("bare", "service", "bare_threads", "service_threads"):
+                stop(server)
+    ratios = {name: round(results[name]["rps"] / results["bare_threads" if "threads" in name else "bare"]["rps"], 2)
+              for name, _, _ in RUNS if not name.startswith("bare")}
+    for name, _, where in RUNS:
         r = results[name]
-        print(f"{name:16s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
-              f"errors {r['errors']}  ({r['tool']}, {conns} connections, {seconds}s)")
-    print(f"throughput ratio service/bare in the same configuration: {ratio:.2f} with sync workers (the default), "
-          f"{ratio_threads:.2f} with 4 threads per worker (goal >= 0.6, decision log on)")
+        vs = f"x{ratios[name]:.2f} of bare" if name in ratios else ""
+        print(f"{name:19s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
+              f"errors {r['errors']}  {'no log' if name.startswith('bare') else 'log on ' + where:11s} {vs}")
+    print(f"({results['bare']['tool']}, {conns} connections, {seconds}s each; goal: service >= 0.6 of bare in the same "
+          f"configuration with the decision log on: {ratios['service']:.2f} with sync workers (the default), "
+          f"{ratios['service_threads']:.2f} with 4 threads)")
     b = results["batch"]
     print(f"batch of {b['items']}: {b['batch_per_s']:.0f} decisions/s vs {b['single_per_s']:.0f}/s single calls "
           f"(x{b['ratio']})")
-    path = write_result("http", {"connections": conns, "seconds": seconds, "ratio": round(ratio, 2),
-                                  "ratio_threads": round(ratio_threads, 2), **results})
+    path = write_result("http", {"connections": conns, "seconds": seconds, "ratio": ratios["service"],
+                                  "ratio_threads": ratios["service_threads"], "ratios": ratios, **results})
     print(f"wrote {path}")
 
 
