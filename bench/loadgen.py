@@ -1,4 +1,8 @@
-"""Load generation: wrk (Debian package `wrk`) when present, else a small threaded Python client."""
+"""Load generation: wrk (Debian package `wrk`) when present, else a small threaded Python client.
+
+Each connection cycles through the given request bodies, so a benchmark can send
+realistic traffic (many sessions, a few shapes) rather than one body over and over.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,22 @@ import threading
 import time
 from typing import Any
 
-BODY = {"facts": {"session": {"id": "sess-bench", "type": "couples"},
-                  "attendance": {"partners_present": 1, "absence_reason": "work"},
-                  "preferences": {"makeup_session_requested": True}}}
-
 _LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [[%s]]
+local bodies = {%s}
+local i = 0
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
 """
+
+
+def _lua(bodies: list[dict[str, Any]]) -> str:
+    texts = [json.dumps(b) for b in bodies]
+    if any("]==]" in t for t in texts):
+        raise ValueError("a body holds ]==], which would end its Lua string")
+    return _LUA % ", ".join(f"[==[{t}]==]" for t in texts)
 
 
 def _ms(text: str) -> float:
@@ -32,12 +44,13 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def run_wrk(port: int, path: str, body: dict[str, Any], connections: int, seconds: int) -> dict[str, Any]:
+def run_wrk(port: int, path: str, bodies: list[dict[str, Any]], connections: int, seconds: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(_LUA % json.dumps(body))
+        fh.write(_lua(bodies))
     try:
-        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", fh.name, "--latency",
-                              f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "-s", fh.name,
+                              "--latency", f"http://127.0.0.1:{port}{path}"],
+                             capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(fh.name)
     if "requests in" not in out:
@@ -51,16 +64,18 @@ def run_wrk(port: int, path: str, body: dict[str, Any], connections: int, second
             "errors": (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, errors.groups())) if errors else 0)}
 
 
-def run_python(port: int, path: str, body: dict[str, Any], connections: int, seconds: float) -> dict[str, Any]:
-    payload = json.dumps(body).encode()
+def run_python(port: int, path: str, bodies: list[dict[str, Any]], connections: int, seconds: float) -> dict[str, Any]:
+    payloads = [json.dumps(b).encode() for b in bodies]
     latencies: list[float] = []
     errors = [0]
     stop = time.perf_counter() + seconds
     lock = threading.Lock()
 
     def client() -> None:
+        i = 0
         while time.perf_counter() < stop:
             start = time.perf_counter()
+            payload, i = payloads[i % len(payloads)], i + 1
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 conn.request("POST", path, payload, {"Content-Type": "application/json"})
@@ -84,7 +99,8 @@ def run_python(port: int, path: str, body: dict[str, Any], connections: int, sec
             "p99_ms": q[98], "errors": errors[0]}
 
 
-def load(port: int, path: str, body: dict[str, Any], connections: int, seconds: int) -> dict[str, Any]:
+def load(port: int, path: str, bodies: list[dict[str, Any]], connections: int, seconds: int) -> dict[str, Any]:
+    """Throughput, p50, p99 and errors (non-2xx responses and socket errors) of POSTing `bodies` in turn."""
     if shutil.which("wrk"):
-        return run_wrk(port, path, body, connections, seconds)
-    return run_python(port, path, body, connections, seconds)
+        return run_wrk(port, path, bodies, connections, seconds)
+    return run_python(port, path, bodies, connections, seconds)

@@ -19,7 +19,7 @@ FULL = [
 SMOKE = [
     ["engine_overhead.py", "--n", "200"],
     ["scaling.py", "--n", "50"],
-    ["http_bench.py", "--seconds", "1", "--items", "20", "--connections", "2"],
+    ["http_bench.py", "--seconds", "1", "--rounds", "1", "--items", "20", "--connections", "2"],
     ["memory.py", "--n", "400"],
     ["peers.py", "--n", "200"],
     ["tooling.py", "--repeat", "1"],

@@ -38,12 +38,13 @@ def test_scaling_smoke():
 
 
 def test_http_smoke():
-    out = _run("http_bench.py", "--seconds", "1", "--items", "20", "--connections", "2")
+    out = _run("http_bench.py", "--seconds", "1", "--rounds", "2", "--items", "20", "--connections", "2")
     result = _result("http")
     runs = ("bare", "service", "bare_threads", "service_threads", "service_log_in_ram", "lean", "lean_log_in_ram")
     assert all(result[name]["errors"] == 0 and result[name]["requests"] > 0 for name in runs)
     assert set(result["ratios"]) == set(runs) - {"bare", "bare_threads"}
     assert result["batch"]["items"] == 20 and "goal: service >= 0.6" in out
+    assert all(len(result[name]["rounds_rps"]) == 2 for name in runs)
 
 
 def test_memory_smoke():
@@ -60,3 +61,41 @@ def test_peers_smoke():
 def test_tooling_smoke():
     _run("tooling.py", "--repeat", "1")
     assert "validate x100 (2,100 rules: refused)" in _result("tooling")["seconds"]
+
+
+def test_load_generators_cycle_through_the_bodies():
+    # Both generators, whichever this machine has: every body is sent, in turn, and counted.
+    import http.server
+    import shutil
+    import threading
+
+    sys.path.insert(0, str(BENCH))
+    import loadgen
+
+    seen: list[bytes] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            seen.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200 if b'"s-2"' not in seen[-1] else 500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    bodies = [{"facts": {"session": {"id": f"s-{i}"}}} for i in range(3)]
+    try:
+        runs = [loadgen.run_python] + ([loadgen.run_wrk] if shutil.which("wrk") else [])
+        for run in runs:
+            seen.clear()
+            result = run(server.server_address[1], "/", bodies, 1, 1)
+            sent = {json.loads(b)["facts"]["session"]["id"] for b in seen}
+            assert sent == {"s-0", "s-1", "s-2"} and result["requests"] >= 3
+            assert 0 < result["errors"] < result["requests"]  # every third answer is a 500
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "[==[" in loadgen._lua(bodies) and loadgen._lua(bodies).count("s-") == 3
