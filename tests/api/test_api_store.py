@@ -163,3 +163,29 @@ def test_a_pin_is_seen_by_another_process_at_once_and_without_the_marker_within_
         assert other.pins_version() > seen
     finally:
         other.close()
+
+
+def test_a_broken_reader_is_dropped_and_the_next_read_reopens(store: SQLiteStore) -> None:
+    store.append([_entry(1)])
+    assert store.get("d-1") is not None
+    store._local.conn.close()  # a connection that went bad under this thread
+    with pytest.raises(StoreError, match="decision log error"):
+        store.get("d-1")
+    assert store.get("d-1") is not None  # a fresh connection, still serving
+    assert len(store._readers) == 1
+
+
+def test_a_writer_lock_that_cannot_be_taken_is_a_store_error(store: SQLiteStore,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.sqlite_store as mod
+
+    def refuse(fd: int, op: int) -> None:
+        if op == mod.fcntl.LOCK_EX:
+            raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(mod.fcntl, "flock", refuse)
+    with pytest.raises(StoreError, match="cannot lock the decision log"):
+        store.append([_entry(1)])
+    monkeypatch.undo()
+    store.append([_entry(2)])
+    assert store.get("d-1") is None and store.get("d-2") is not None
