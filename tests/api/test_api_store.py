@@ -189,3 +189,23 @@ def test_a_writer_lock_that_cannot_be_taken_is_a_store_error(store: SQLiteStore,
     monkeypatch.undo()
     store.append([_entry(2)])
     assert store.get("d-1") is None and store.get("d-2") is not None
+
+
+def test_after_a_fork_the_child_opens_its_own_connections(store: SQLiteStore) -> None:
+    import os
+
+    store.append([_entry(1)])
+    assert store.get("d-1") is not None  # the parent holds a writer, a reader and the lock file
+    pid = os.fork()
+    if pid == 0:  # the child: the inherited objects are the parent's, so it must open its own
+        code = 1
+        try:
+            store.append([_entry(2)])
+            code = 0 if store.get("d-2") is not None else 3
+            store.close()  # closes only what the child opened
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    store.append([_entry(3)])  # the parent's connections still work
+    assert store.get("d-2") is not None and store.get("d-3") is not None
