@@ -18,6 +18,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,7 +99,9 @@ class SQLiteStore:
         self._lockfd = -1
         self._pid = 0
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        # Weak: a thread's reader lives in its thread-local; when the thread ends the reader is freed and
+        # its connection closed, and the registry forgets it (close() closes the ones still alive).
+        self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
         self._pins_marker = path + ".pins"
         self._pins_seen: tuple[tuple[int, int] | None, float, int] | None = None  # (marker, when, version)
 
@@ -121,7 +124,8 @@ class SQLiteStore:
         # After a fork, inherited connections and descriptors belong to the parent: never use or close them.
         with self._registry:
             if self._pid != os.getpid():
-                self._writer, self._lockfd, self._readers, self._local = None, -1, [], threading.local()
+                self._writer, self._lockfd, self._local = None, -1, threading.local()
+                self._readers = weakref.WeakSet()
                 self._pid = os.getpid()
 
     @contextmanager
@@ -154,31 +158,30 @@ class SQLiteStore:
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """This thread's reader connection (opened on first use, reopened after an error)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or self._pid != os.getpid():
+        reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is None or self._pid != os.getpid():
             self._forked()
             try:
-                conn = self._open()
+                reader = _Reader(self._open())
             except sqlite3.Error as e:
                 raise StoreError(f"cannot open the decision log: {e}") from e
             with self._registry:
-                self._readers.append(conn)
-            self._local.conn = conn
+                self._readers.add(reader)
+            self._local.reader = reader
         try:
-            yield conn
+            yield reader.conn
         except sqlite3.Error as e:
-            self._drop_reader(conn)
+            self._drop_reader(reader)
             raise StoreError(f"decision log error: {e}") from e
         except BaseException:
-            self._drop_reader(conn)
+            self._drop_reader(reader)
             raise
 
-    def _drop_reader(self, conn: sqlite3.Connection) -> None:
-        self._local.conn = None
+    def _drop_reader(self, reader: _Reader) -> None:
+        self._local.reader = None
         with self._registry:
-            if conn in self._readers:
-                self._readers.remove(conn)
-        _close(conn)
+            self._readers.discard(reader)
+        _close(reader.conn)
 
     def _discard(self) -> None:
         # A writer that failed mid-transaction is rolled back, closed and reopened on next use.
@@ -313,11 +316,21 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock, self._registry:
             if self._pid == os.getpid():
-                for conn in [*self._readers, *([self._writer] if self._writer else [])]:
+                for conn in [*(r.conn for r in list(self._readers)), *([self._writer] if self._writer else [])]:
                     conn.close()
                 if self._lockfd >= 0:
                     os.close(self._lockfd)
-            self._writer, self._lockfd, self._readers, self._local = None, -1, [], threading.local()
+            self._writer, self._lockfd, self._local = None, -1, threading.local()
+            self._readers = weakref.WeakSet()
+
+
+class _Reader:
+    """One thread's read connection; freeing it (when its thread ends) frees and closes the connection."""
+
+    __slots__ = ("conn", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
 
 def _close(conn: sqlite3.Connection) -> None:

@@ -168,7 +168,7 @@ def test_a_pin_is_seen_by_another_process_at_once_and_without_the_marker_within_
 def test_a_broken_reader_is_dropped_and_the_next_read_reopens(store: SQLiteStore) -> None:
     store.append([_entry(1)])
     assert store.get("d-1") is not None
-    store._local.conn.close()  # a connection that went bad under this thread
+    store._local.reader.conn.close()  # a connection that went bad under this thread
     with pytest.raises(StoreError, match="decision log error"):
         store.get("d-1")
     assert store.get("d-1") is not None  # a fresh connection, still serving
@@ -209,3 +209,27 @@ def test_after_a_fork_the_child_opens_its_own_connections(store: SQLiteStore) ->
     assert os.waitstatus_to_exitcode(status) == 0
     store.append([_entry(3)])  # the parent's connections still work
     assert store.get("d-2") is not None and store.get("d-3") is not None
+
+
+def test_a_thread_that_ends_takes_its_reader_with_it(store: SQLiteStore) -> None:
+    import gc
+    import os
+    import threading
+
+    store.append([_entry(1)])
+    assert store.get("d-1") is not None
+
+    def round_of_threads() -> int:
+        threads = [threading.Thread(target=store.get, args=("d-1",)) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        gc.collect()
+        return len(os.listdir("/proc/self/fd"))
+
+    first = round_of_threads()
+    assert len(store._readers) == 1  # this thread's own: each other reader was freed with its thread
+    # Their connections were closed: another 20 threads open no more descriptors than the first round left
+    # (SQLite keeps a closed connection's database descriptor for reuse while the file is open elsewhere).
+    assert round_of_threads() <= first and round_of_threads() <= first
