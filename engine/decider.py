@@ -21,36 +21,43 @@ from .model import Rule
 from .rationale import Decision, FiredRecommendation, NotFired, Suppressed, compile_template, leaf_dict
 from .reference import compile_check
 
-__all__ = ["Decider", "MEMO_SIZE", "project", "sections_of"]
+__all__ = ["Decider", "MEMO_SIZE", "fact_pairs", "memo_key", "project", "projected"]
 
 MEMO_SIZE = 4096
 _MISSING = object()
 
 
-Sections = tuple[tuple[str, tuple[str, ...]], ...]
+FactPairs = tuple[tuple[str, str], ...]  # (section, name) of each fact a policy reads, grouped by section
+_EMPTY: dict[str, Any] = {}
 
 
-def sections_of(paths: tuple[str, ...]) -> Sections:
-    """Fact paths grouped by section, in order."""
+def fact_pairs(paths: tuple[str, ...]) -> FactPairs:
+    """The (section, name) of each fact path, grouped by section, in order."""
     by_section: dict[str, list[str]] = {}
     for path in paths:
         section, name = path.split(".", 1)
         by_section.setdefault(section, []).append(name)
-    return tuple((s, tuple(names)) for s, names in by_section.items())
+    return tuple((section, name) for section, names in by_section.items() for name in names)
 
 
-def project(facts: dict[str, Any], sections: Sections) -> tuple[tuple[Any, ...], dict[str, dict[str, Any]]]:
+def memo_key(facts: dict[str, Any], pairs: FactPairs) -> tuple[Any, ...]:
+    """The values of the facts a policy reads, in order (a marker where one is not sent)."""
+    return tuple([(facts.get(section) or _EMPTY).get(name, _MISSING) for section, name in pairs])
+
+
+def projected(key: tuple[Any, ...], pairs: FactPairs) -> dict[str, dict[str, Any]]:
+    """The facts the engine sees, from a memo key: only those the policy reads and the request sent."""
+    out: dict[str, dict[str, Any]] = {}
+    for (section, name), value in zip(pairs, key, strict=True):
+        if value is not _MISSING:
+            out.setdefault(section, {})[name] = value
+    return out
+
+
+def project(facts: dict[str, Any], pairs: FactPairs) -> tuple[tuple[Any, ...], dict[str, dict[str, Any]]]:
     """(memo key, projected facts): only the facts a policy reads."""
-    key: list[Any] = []
-    projected: dict[str, dict[str, Any]] = {}
-    for section, names in sections:
-        sub = facts.get(section) or {}
-        values = [sub.get(n, _MISSING) for n in names]
-        key += values
-        present = {n: v for n, v in zip(names, values, strict=True) if v is not _MISSING}
-        if present:
-            projected[section] = present
-    return tuple(key), projected
+    key = memo_key(facts, pairs)
+    return key, projected(key, pairs)
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,7 @@ class Decider:
     def __init__(self, compiled: CompiledPolicy, memo_size: int = MEMO_SIZE) -> None:
         self.compiled = compiled
         self.policy = compiled.policy
-        self._sections = sections_of(self.policy.fact_paths)
-        self._pairs = tuple((section, name) for section, names in self._sections for name in names)
+        self._pairs = fact_pairs(self.policy.fact_paths)
         self._rules = {r.id: r for r in self.policy.rules}
         self._checks = {r.id: compile_check(r.when) for r in self.policy.rules}
         self._templates = {r.id: compile_template(r.rationale, self.policy) for r in self.policy.rules}
@@ -79,22 +85,14 @@ class Decider:
 
     def project(self, facts: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, dict[str, Any]]]:
         """The memo key and the facts the engine sees (C4: nothing else reaches it)."""
-        return project(facts, self._sections)
+        return project(facts, self._pairs)
 
     def key(self, facts: dict[str, Any]) -> tuple[Any, ...]:
-        """The memo key alone (the same as `project(facts)[0]`), without building the projected facts."""
-        try:
-            return tuple([facts[section].get(name, _MISSING) for section, name in self._pairs])
-        except (KeyError, AttributeError):  # not prepared facts (a section missing or not an object)
-            return self.project(facts)[0]
+        """The memo key alone, without building the projected facts (all a memo hit needs)."""
+        return memo_key(facts, self._pairs)
 
     def _projected(self, key: tuple[Any, ...]) -> dict[str, dict[str, Any]]:
-        """The projected facts (as `project` gives them), rebuilt from a memo key."""
-        projected: dict[str, dict[str, Any]] = {}
-        for (section, name), value in zip(self._pairs, key, strict=True):
-            if value is not _MISSING:
-                projected.setdefault(section, {})[name] = value
-        return projected
+        return projected(key, self._pairs)
 
     def decide(self, facts: dict[str, Any], *, explain: bool = False, decision_id: str | None = None,
                now: _dt.datetime) -> Decision:

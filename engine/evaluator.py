@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .compiler import CompiledPolicy
-from .decider import Decider, sections_of
+from .decider import Decider, fact_pairs
 from .decider import project as _project
 from .facts import prepare_facts
 from .rationale import Decision
@@ -24,7 +24,7 @@ def _utcnow() -> _dt.datetime:
 
 def project(facts: dict[str, Any], paths: tuple[str, ...]) -> dict[str, Any]:
     """Only the facts a policy reads: the engine never sees anything else (C4)."""
-    return _project(facts, sections_of(paths))[1]
+    return _project(facts, fact_pairs(paths))[1]
 
 
 def decide(compiled: CompiledPolicy, facts: dict[str, Any], *, explain: bool = False,

@@ -29,6 +29,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stop_server(server)
 
 
+@pytest.fixture
+def same_workers(live: Server) -> Iterator[list[int]]:
+    """The workers before the test; after it they must be exactly the same processes."""
+    before = live.workers()
+    assert len(before) == 2
+    yield before
+    assert live.workers() == before, "a worker died or was replaced"
+
+
 @pytest.fixture(scope="session")
 def rel_app(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """An in-process app without keys (loopback callers are anonymous) on the session's engine."""

@@ -123,6 +123,13 @@ def _leaves() -> list[tuple[str, str, dict[str, Any]]]:
     return [(s, k, v) for s, node in sections().items() for k, v in node["properties"].items()]
 
 
+def _keep_session_required(facts: dict[str, Any], section: str) -> None:
+    """A broken `session` keeps its required fields, so the only problem is the one made on purpose."""
+    if section == "session":
+        facts["session"].setdefault("id", "s-1")
+        facts["session"].setdefault("type", "couples")
+
+
 @st.composite
 def broken_facts(draw: st.DrawFn) -> Broken:
     """Valid facts with one mutation: a wrong value, an unknown key, a missing required field, a bad section."""
@@ -132,9 +139,7 @@ def broken_facts(draw: st.DrawFn) -> Broken:
         sec, name, node = draw(st.sampled_from(_leaves()))
         bad = draw(st.sampled_from(_wrong_values(node)))
         facts[sec] = {**facts.get(sec, {}), name: bad}
-        if sec == "session":
-            facts["session"].setdefault("id", "s-1")
-            facts["session"].setdefault("type", "couples")
+        _keep_session_required(facts, sec)
         return Broken(facts, f"{sec}.{name}", f"{name}={bad!r}")
     if kind == "unknown_key":
         sec = draw(st.sampled_from(sorted(sections())))
@@ -142,9 +147,7 @@ def broken_facts(draw: st.DrawFn) -> Broken:
         if key in sections()[sec]["properties"]:
             key += "_"
         facts[sec] = {**facts.get(sec, {}), key: True}
-        if sec == "session":
-            facts["session"].setdefault("id", "s-1")
-            facts["session"].setdefault("type", "couples")
+        _keep_session_required(facts, sec)
         return Broken(facts, f"{sec}.{key}", f"unknown key {key!r}")
     if kind == "unknown_section":
         key = draw(st.sampled_from(["$s", "sid", "session.id", "clinicals", "extra"]))

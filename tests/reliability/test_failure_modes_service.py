@@ -29,14 +29,6 @@ pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="read
 NOTHING = {"session": {"id": "c1-nothing", "type": "education"}}  # no rule of the default policy fires
 
 
-@pytest.fixture
-def same_workers(live: Server) -> Iterator[list[int]]:
-    before = live.workers()
-    assert len(before) == 2
-    yield before
-    assert live.workers() == before, "a worker died or was replaced"
-
-
 def _batch(server: Server, items: list[dict[str, Any]], policy: str | None = None) -> list[dict[str, Any]]:
     body = {"items": [{"facts": f, **({"policy": policy} if policy else {})} for f in items]}
     status, answer = server.request("POST", "/v1/decisions:batch", body, role="evaluate")

@@ -12,7 +12,6 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,15 +25,6 @@ pytestmark = pytest.mark.skipif(not __import__("pathlib").Path("/proc/net/tcp").
 EVALUATE = {"Authorization": f"Bearer {TOKENS['evaluate']}"}
 JSON = {**EVALUATE, "Content-Type": "application/json"}
 MB = 1024 * 1024
-
-
-@pytest.fixture
-def same_workers(live: Server) -> Iterator[list[int]]:
-    """The workers before the test; after it they must be exactly the same processes."""
-    before = live.workers()
-    assert len(before) == 2
-    yield before
-    assert live.workers() == before, "a worker died or was replaced"
 
 
 def _facts_doc(**sections: Any) -> dict[str, Any]:
