@@ -4,62 +4,33 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
-from engine.checks import redaction_problems
-from engine.errors import Problem
-from engine.evaluator import Engine
-from engine.loader import load_rules
-from engine.registry import PolicySet
-from engine.reload import scan
+from api.config.loader import ConfigError, load_settings
+from api.config.settings import Settings
+from api.http import accesslog, auth, headers, problems
+from api.http.auth import KeyRing
+from api.http.metrics import Metrics
+from api.http.schemas import API_SCHEMAS
+from api.http.schemas import load as load_schema
+from api.lifecycle.manager import Lifecycle
+from api.log.sqlite import SQLiteStore
+from api.log.store import DecisionStore, StoreError
+from api.state import EXTENSION, AppState, state
+from engine.core.errors import Problem
+from engine.policy.loader import load_rules
+from engine.policy.semantics import redaction_problems
+from engine.runtime.engine import Engine
+from engine.runtime.registry import PolicySet
+from engine.runtime.reload import scan
 
-from . import accesslog, headers, problems
-from .auth import KeyRing
-from .config import ConfigError, load_settings
-from .groupcommit import GroupCommit
-from .lifecycle import Lifecycle
-from .metrics import Metrics
-from .schemas import API_SCHEMAS
-from .schemas import load as load_schema
-from .settings import Settings
-from .sqlite_store import SQLiteStore
-from .store import DecisionStore, LogEntry, StoreError
-
-__all__ = ["AppState", "create_app", "state"]
+__all__ = ["create_app"]
 
 Config = str | os.PathLike[str] | Mapping[str, Any] | Settings | None
 
 
-@dataclass
-class AppState:
-    """Everything a view needs, built once per app (the engine is prepared, never reloaded per request)."""
-
-    settings: Settings
-    engine: Engine
-    store: DecisionStore
-    keys: KeyRing
-    metrics: Metrics
-    lifecycle: Lifecycle
-    committer: GroupCommit[LogEntry] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.committer = GroupCommit(self.store.append)
-
-    def close(self) -> None:
-        """Stop this process's policy poller and close its decision-log connection."""
-        self.lifecycle.poller.stop()
-        try:
-            self.metrics.flush()  # a recycled worker's last counts reach the master
-        except OSError:
-            pass
-        self.store.close()
-
-
-def state() -> AppState:
-    return current_app.extensions["attendance_policy"]  # type: ignore[no-any-return]
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -93,7 +64,7 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
         load_schema(stem)  # every schema checked against its meta-schema now, not on a first request
     app = Flask("api")
     # One byte over the largest limit: werkzeug silently cuts a chunked body at this length, so reading
-    # `limit + 1` bytes (api/bodies.py) must be able to see that a body is over the limit.
+    # `limit + 1` bytes (api/http/bodies.py) must be able to see that a body is over the limit.
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_batch_bytes) + 1
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
@@ -104,16 +75,15 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
     lifecycle = Lifecycle(engine, settings, store, metrics, disk=disk)
     lifecycle.sync_pins(publish=False)  # admin pins survive restarts
     store.close()  # the gunicorn master must not hand a connection to its workers
-    app.extensions["attendance_policy"] = AppState(
-        settings=settings, engine=engine, store=store,
-        keys=KeyRing(settings.keys, allow_remote_anonymous=settings.allow_unauthenticated),
-        metrics=metrics, lifecycle=lifecycle,
-    )
-    from .views import register_views
+    keys = KeyRing(settings.keys, allow_remote_anonymous=settings.allow_unauthenticated)
+    app.extensions[EXTENSION] = AppState(settings=settings, engine=engine, store=store, keys=keys, metrics=metrics,
+                                         lifecycle=lifecycle)
+    auth.install(app, keys)
+    from api.views import register_views
 
     register_views(app)
     problems.register(app)
-    accesslog.install(app)
+    accesslog.install(app, metrics)
     headers.install(app)
     app.before_request(_lease)
     app.teardown_request(_unlease)

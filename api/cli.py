@@ -8,13 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli import print_error, print_problems
-from engine.errors import PolicyError
-
-from .auth import MIN_TOKEN_CHARS, hash_token, new_token
-from .config import ConfigError, load_settings
-from .configcheck import parse_keys
-from .settings import ROLES, is_loopback
+from api.config.coerce import parse_keys
+from api.config.loader import ConfigError, load_settings
+from api.config.settings import ROLES, is_loopback
+from api.http.auth import MIN_TOKEN_CHARS, hash_token, new_token
+from engine.core.errors import PolicyError, print_error, print_problems
 
 __all__ = ["register"]
 
@@ -37,7 +35,7 @@ The key itself is shown once and never stored; the configuration holds its sha25
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server import serve
+    from api.gunicorn.server import serve
 
     overrides: dict[str, Any] = {"host": args.host, "port": args.port, "workers": args.workers}
     if args.allow_unauthenticated:
@@ -65,9 +63,9 @@ exit status: 0 same result, 1 different (a diff is printed), 2 not replayable (t
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .replay import load_version, replay
-    from .sqlite_store import SQLiteStore
-    from .store import StoreError
+    from api.log.replay import load_version, replay
+    from api.log.sqlite import SQLiteStore
+    from api.log.store import StoreError
 
     overrides: dict[str, Any] = {"path": args.database, "rules": (args.rules,) if args.rules else None}
     try:

@@ -15,7 +15,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and tests/support
 
 REASONS = ["none", "scheduling_conflict", "work", "caregiving", "emotional_overwhelm", "needs_individual_work_first",
            "early_recovery_stabilization", "temporary_conflict", "separation", "declined", "illness", "unknown"]
@@ -23,8 +23,7 @@ REASONS = ["none", "scheduling_conflict", "work", "caregiving", "emotional_overw
 
 def generated_facts(n: int, seed: int = 1) -> list[dict[str, Any]]:
     """Uniformly random valid facts (many fields sent): the worst case for the memo."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from factgen import random_facts
+    from support.factgen import random_facts
 
     rng = random.Random(seed)
     return [random_facts(rng, i) for i in range(n)]

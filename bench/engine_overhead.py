@@ -12,7 +12,7 @@ from __future__ import annotations
 from common import ROOT, arg_n, generated_facts, per_call_us, realistic_facts, write_result
 
 from engine import Engine, PolicySet, load_rules
-from engine.facts import prepare_facts
+from engine.facts.prepare import prepare_facts
 
 
 def measure(policies: list, facts: list[dict]) -> dict[str, float]:

@@ -62,7 +62,8 @@ def start_service(port: int, db: Path, threads: int = 1) -> subprocess.Popen[byt
 def start_bare(port: int, threads: int = 1) -> subprocess.Popen[bytes]:
     """The bare endpoint in the service's configuration: 2 workers, the service's sync worker class (with its
     read deadline) or gthread with `threads`."""
-    workers = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else ["-k", "api.worker.DeadlineSyncWorker"]
+    sync = "api.gunicorn.worker.DeadlineSyncWorker"
+    workers = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else ["-k", sync]
     proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", "2", *workers, "-b", f"127.0.0.1:{port}",
                              "bare_app:app"], cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, "/")
@@ -99,8 +100,8 @@ def start_lean(port: int, db: Path) -> subprocess.Popen[bytes]:
     """bench/lean_app.py: the same decision work without Flask, served like the service (2 sync workers)."""
     env = dict(os.environ, ATTENDANCE_POLICY_DATABASE=str(db), ATTENDANCE_POLICY_METRICS_DIR=str(db.parent),
                ATTENDANCE_POLICY_RULES=str(ROOT / "rules"))
-    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", "2", "-k", "api.worker.DeadlineSyncWorker", "--preload",
-                             "-b", f"127.0.0.1:{port}", "lean_app:lean"], cwd=ROOT / "bench", env=env,
+    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", "2", "-k", "api.gunicorn.worker.DeadlineSyncWorker",
+                             "--preload", "-b", f"127.0.0.1:{port}", "lean_app:lean"], cwd=ROOT / "bench", env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_ready(port, "/healthz")
     return proc

@@ -21,10 +21,11 @@ from typing import Any
 import orjson
 
 from api.app import create_app
-from api.bodies import check_envelope
-from api.headers import SECURITY_HEADERS
-from api.store import LogEntry, redact
-from engine.jsonio import loads_strict
+from api.http.bodies import check_envelope
+from api.http.headers import SECURITY_HEADERS
+from api.log.redaction import redact
+from api.log.store import LogEntry
+from engine.facts.strict_json import loads_strict
 
 app = create_app()
 state = app.extensions["attendance_policy"]

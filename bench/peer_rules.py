@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.model import Condition, Leaf, Policy, to_nnf
-from engine.translate import paths
+from engine.policy.model import Condition, Leaf, Policy, to_nnf
+from engine.policy.paths import paths
 
 _ZEN_OPS = {"eq": "==", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 

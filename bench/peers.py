@@ -13,7 +13,7 @@ from common import ROOT, arg_n, generated_facts, per_call_us, write_result
 from peer_rules import flatten, plain_python, rule_engine_text, zen_decision
 
 from engine import Engine, PolicySet, load_rules
-from engine.facts import prepare_facts
+from engine.facts.prepare import prepare_facts
 
 
 def main() -> None:

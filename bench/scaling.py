@@ -17,9 +17,9 @@ from common import arg_n, generated_facts, per_call_us, write_result
 from replicate import write_replicated
 
 from engine import Engine, PolicySet
-from engine.checks import MAX_RULES
-from engine.facts import prepare_facts
-from engine.loader import load_policy
+from engine.facts.prepare import prepare_facts
+from engine.policy.loader import load_policy
+from engine.policy.semantics import MAX_RULES
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:

@@ -19,7 +19,7 @@ import yaml
 from common import ROOT, write_result
 from replicate import replicated, write_replicated
 
-from engine.checks import MAX_RULES
+from engine.policy.semantics import MAX_RULES
 
 CLI = str(Path(sys.executable).parent / "attendance-policy")
 

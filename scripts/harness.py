@@ -75,7 +75,7 @@ def write_config(directory: Path, tokens: dict[str, str], *, rules: Iterable[str
 
 def serve_command() -> list[str]:
     script = Path(sys.executable).with_name("attendance-policy")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli.main"]
 
 
 @dataclass

@@ -149,7 +149,7 @@ def _peak():
     with open(sys.argv.pop(), "w") as out:
         out.write(kb)
 atexit.register(_peak)
-from engine.cli import main
+from engine.cli.main import main
 sys.argv[0] = "attendance-policy"
 sys.exit(main(sys.argv[1:-1]))
 """

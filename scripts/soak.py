@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from harness import LiveServer, logged_ids, rss_kb  # noqa: E402
 
-from engine.facts import fact_catalogue  # noqa: E402
+from engine.facts.prepare import fact_catalogue
 
 NUMBERS: dict[str, list[Any]] = {"attendance.partners_expected": [1, 2], "attendance.partners_present": [0, 1, 2],
            "history.consecutive_joint_sessions_missed": [0, 1, 2, 3, 5], "history.program_days_this_week": [0, 2, 3, 5],

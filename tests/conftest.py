@@ -8,8 +8,8 @@ import os
 import pytest
 
 from engine import Engine, PolicySet, load_rules
-from engine.loader import load_policy
-from helpers import DEFAULT_POLICY, RULES
+from engine.policy.loader import load_policy
+from support.policies import DEFAULT_POLICY, RULES
 
 
 @pytest.fixture(autouse=True)

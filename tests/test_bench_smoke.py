@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from helpers import ROOT
+from support.policies import ROOT
 
 BENCH = ROOT / "bench"
 RESULTS = Path(tempfile.mkdtemp(prefix="bench-smoke-"))  # never overwrite the real figures

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from engine.cli import main
-from helpers import ROOT, minimal_policy, write_policy
+from engine.cli.main import main
+from support.policies import ROOT, minimal_policy, write_policy
 
 EXAMPLE = str(ROOT / "examples" / "facts" / "partner-absent-work.json")
 
@@ -96,13 +96,13 @@ def test_eval_explain(capsys):
 
 @pytest.mark.parametrize("command", ["validate", "eval"])
 def test_help_has_an_example(command):
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", command, "--help"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "engine.cli.main", command, "--help"], capture_output=True, text=True,
                           cwd=ROOT, check=False)
     assert proc.returncode == 0
     assert "example:" in proc.stdout and "attendance-policy" in proc.stdout
 
 
 def test_console_script_installed():
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", "eval", EXAMPLE], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "engine.cli.main", "eval", EXAMPLE], capture_output=True, text=True,
                           cwd=ROOT, check=False)
     assert proc.returncode == 0 and json.loads(proc.stdout)["policy"]["id"] == "couples-attendance"

@@ -6,10 +6,10 @@ import datetime as dt
 import json
 
 from engine import PolicySet, load_rules
-from engine.decider import Decider
-from engine.facts import prepare_facts
-from factgen import random_facts
-from helpers import RULES
+from engine.decide.decider import Decider
+from engine.facts.prepare import prepare_facts
+from support.factgen import random_facts
+from support.policies import RULES
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 

@@ -6,11 +6,10 @@ import random
 
 import pytest
 
-from engine.evaluator import project
-from engine.facts import prepare_facts
-from engine.reference import holds
-from factgen import loadable_rules, random_facts
-from helpers import engine_for, minimal_policy
+from engine.decide.reference import holds
+from engine.facts.prepare import prepare_facts
+from support.factgen import loadable_rules, random_facts
+from support.policies import engine_for, minimal_policy, project
 
 
 def _agree(compiled, n_facts: int, seed: int) -> int:

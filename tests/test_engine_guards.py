@@ -8,11 +8,10 @@ import sys
 import pytest
 
 from engine import CompileError, EngineError, FactsError, PolicyLoadError
-from engine.compiler import CATCH_ALL, compile_in_child, dumps, shard_definitions
-from engine.evaluator import project
-from engine.facts import prepare_facts
-from engine.translate import MAX_PATHS_PER_SHARD, NOT_STATE
-from helpers import couples, engine_for, minimal_policy
+from engine.compile.ruleset import CATCH_ALL, compile_in_child, dumps, shard_definitions
+from engine.compile.translate import MAX_PATHS_PER_SHARD, NOT_STATE
+from engine.facts.prepare import prepare_facts
+from support.policies import couples, engine_for, minimal_policy, project
 
 
 def _expressions(policy):

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from engine import Engine, NoActiveVersionError, PolicySet, UnknownPolicyError, load_rules
-from helpers import couples, engine_for, minimal_policy, write_policy
+from support.policies import couples, engine_for, minimal_policy, write_policy
 
 
 def _rule(rid, then, priority=10, when=None, **kw):

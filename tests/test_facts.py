@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from engine import FactsError
-from engine.facts import apply_defaults, fact_catalogue, prepare_facts
-from engine.jsonio import loads_strict
-from engine.schemas import load_schema
+from engine.core.schemas import load_schema
+from engine.facts.prepare import apply_defaults, fact_catalogue, prepare_facts
+from engine.facts.strict_json import loads_strict
 
 S = {"id": "s-1", "type": "couples"}
 

@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from engine.errors import FactsError
-from engine.facts import fact_catalogue, validate_facts
-from engine.fastcheck import UnsupportedSchema, _node, facts_ok
-from factgen import random_facts
+from engine.core.errors import FactsError
+from engine.facts.fast_validator import UnsupportedSchema, _node, facts_ok
+from engine.facts.prepare import fact_catalogue, validate_facts
+from support.factgen import random_facts
 
 _BAD_VALUES = [None, "x", "", "x" * 200, -1, 3, 2**70, 1.5, 1e300, float("nan"), float("inf"), True, [], {}, {"a": 1},
                "2026-01-01", "2026-01-01T10:00:00Z", "couples", "none"]

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from engine import PolicyLoadError, load_rules
-from engine.loader import load_policy
-from helpers import DEFAULT_POLICY, MINIMAL, minimal_policy, write_policy
+from engine.policy.loader import load_policy
+from support.policies import DEFAULT_POLICY, MINIMAL, minimal_policy, write_policy
 
 LEAF = {"fact": "attendance.partners_present", "op": "eq", "value": 1}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.facts import prepare_facts
-from engine.reference import holds
-from helpers import engine_for, minimal_policy
+from engine.decide.reference import holds
+from engine.facts.prepare import prepare_facts
+from support.policies import engine_for, minimal_policy
 
 P, H, A, C = "attendance.partners_present", "history.program_hours_this_week", "attendance.absence_reason", \
     "clinical.safety_concern"

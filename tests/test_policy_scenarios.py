@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.scenarios import load_scenarios, run_scenario, scenario_files
-from helpers import RULES
+from engine.ci.scenarios import load_scenarios, run_scenario, scenario_files
+from support.policies import RULES
 
 SCENARIOS = [sc for f in scenario_files([RULES]) for sc in load_scenarios(f)]
 

@@ -1,4 +1,4 @@
-"""Reload preparation (engine/reload.py) and the live set (engine/live.py): checked before swapped, freed when safe."""
+"""Reload preparation (engine/runtime/reload.py) and the live set (engine/runtime/live.py): checked before swapped, freed when safe."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from engine import Engine, PolicySet, load_rules
-from engine.errors import NoActiveVersionError, PolicyLoadError, Problem
-from engine.live import LivePolicies
-from engine.registry import PinnedVersionUnavailableError
-from engine.reload import ReloadError, fingerprint, load_sources, prepare, scan
-from helpers import couples, minimal_policy, write_policy
+from engine.core.errors import NoActiveVersionError, PolicyLoadError, Problem
+from engine.runtime.live import LivePolicies
+from engine.runtime.registry import PinnedVersionUnavailableError
+from engine.runtime.reload import ReloadError, fingerprint, load_sources, prepare, scan
+from support.policies import couples, minimal_policy, write_policy
 
 TODAY = dt.date(2026, 6, 1)
 NEVER_FIRES = {"all": [{"fact": "attendance.partners_present", "op": "eq", "value": 1},

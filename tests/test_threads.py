@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import threading
 
-from engine.facts import prepare_facts
-from engine.reference import holds
-from factgen import random_facts
+from engine.decide.reference import holds
+from engine.facts.prepare import prepare_facts
+from support.factgen import random_facts
 
 
 def test_threads_with_mixed_facts_get_exactly_their_own_answers(engine, default_policy):

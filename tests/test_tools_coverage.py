@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.loader import load_rules
-from engine.registry import PolicySet
-from engine.scenarios import load_scenarios, scenario_files
-from engine.tooling.scenario_run import expected_actual, run_all
+from engine.ci.runner import expected_actual, run_all
+from engine.ci.scenarios import load_scenarios, scenario_files
+from engine.cli.main import main
+from engine.policy.loader import load_rules
+from engine.runtime.registry import PolicySet
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = Path(__file__).resolve().parent / "fixtures" / "tools"
@@ -149,7 +149,7 @@ def test_the_bundled_policy_is_fully_covered(capsys):
 def test_expected_rendering_differs_only_where_the_expectation_fails(expect, got, expected_lines, actual_lines):
     from types import SimpleNamespace
 
-    from engine.scenarios import ScenarioResult
+    from engine.ci.scenarios import ScenarioResult
 
     decision = SimpleNamespace(recommendations=[SimpleNamespace(id=r, indicator="info") for r in got], suppressed=[])
     result = ScenarioResult(SimpleNamespace(expect=expect), decision=decision)  # type: ignore[arg-type]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.errors import PolicyError
-from engine.loader import load_policy
-from engine.scenarios import load_scenarios
-from engine.tooling.diff import diff_policies
-from engine.tooling.diff_report import to_markdown
+from engine.ci.diff import diff_policies
+from engine.ci.diff_report import to_markdown
+from engine.ci.scenarios import load_scenarios
+from engine.cli.main import main
+from engine.core.errors import PolicyError
+from engine.policy.loader import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 DIFF = Path(__file__).resolve().parent / "fixtures" / "tools" / "diff"
@@ -134,7 +134,7 @@ def test_the_default_policy_against_a_wider_discharge_window_takes_seconds(tmp_p
 
 
 def test_a_large_slice_is_collapsed_to_one_value_per_class(monkeypatch):
-    import engine.tooling.diff as diff_module
+    import engine.ci.diff as diff_module
 
     monkeypatch.setattr(diff_module, "SLICE_LIMIT", 40)  # the `plan` slice has 5 x 7 x 2 = 70 combinations
     report = diff("1.0.0", "1.1.0")
@@ -144,7 +144,7 @@ def test_a_large_slice_is_collapsed_to_one_value_per_class(monkeypatch):
 
 
 def test_a_slice_too_large_even_collapsed_is_refused(monkeypatch):
-    import engine.tooling.diff as diff_module
+    import engine.ci.diff as diff_module
 
     monkeypatch.setattr(diff_module, "SLICE_LIMIT", 5)
     with pytest.raises(PolicyError) as err:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import EngineError
-from engine.facts import validate_facts
-from engine.loader import load_policy
-from engine.registry import PolicySet
-from engine.tooling.findings import Finding, LintReport
-from engine.tooling.lint import lint_policies, lint_policy
+from engine.analysis.findings import Finding, LintReport
+from engine.analysis.lint import lint_policies, lint_policy
+from engine.core.errors import EngineError
+from engine.facts.prepare import validate_facts
+from engine.policy.loader import load_policy
+from engine.runtime.registry import PolicySet
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT = Path(__file__).resolve().parent / "fixtures" / "tools" / "lint"
@@ -132,7 +132,7 @@ def test_summary_counts_each_severity():
 
 
 def test_the_compiled_engine_must_confirm_every_case(monkeypatch):
-    import engine.tooling.lint as lint_module
+    import engine.analysis.lint as lint_module
 
     real = lint_module.decide
 

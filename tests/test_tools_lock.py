@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.loader import load_rules
-from engine.tooling.lock import check_locks, read_lock
+from engine.cli.main import main
+from engine.policy.loader import load_rules
+from engine.policy.lock import check_locks, read_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCKED = Path(__file__).resolve().parent / "fixtures" / "tools" / "lock" / "locked"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.loader import load_policy
-from engine.model import All, AnyOf, Leaf
-from engine.reference import holds
-from engine.tooling.logic import PolicyLogic, cond3, search, t_and, t_not, t_or
-from engine.tooling.space import ABSENT, FactSpace, build_space, prepared
+from engine.analysis.logic import PolicyLogic, cond3, search, t_and, t_not, t_or
+from engine.analysis.space import ABSENT, FactSpace, build_space, prepared
+from engine.decide.reference import holds
+from engine.policy.loader import load_policy
+from engine.policy.model import All, AnyOf, Leaf
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = load_policy(ROOT / "rules" / "couples-attendance" / "1.0.0.yaml")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.facts import FactSpec, validate_facts
-from engine.loader import load_policy
-from engine.tooling.diff import _slices
-from engine.tooling.logic import PolicyLogic, collapse
-from engine.tooling.space import ABSENT, build_space, case_key, numeric_points, to_facts
+from engine.analysis.logic import PolicyLogic, collapse
+from engine.analysis.space import ABSENT, build_space, case_key, numeric_points, to_facts
+from engine.ci.diff import _slices
+from engine.facts.prepare import FactSpec, validate_facts
+from engine.policy.loader import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = load_policy(ROOT / "rules" / "couples-attendance" / "1.0.0.yaml")

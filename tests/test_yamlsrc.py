@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.yamlsrc import read_yaml
+from engine.policy.yaml_source import read_yaml
 
 
 @pytest.mark.parametrize(("text", "expected"), [

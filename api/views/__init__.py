@@ -1,14 +1,14 @@
-"""Thin views: parse the request, call the engine or the log, return JSON."""
+"""Thin views: parse the request, call the engine or the log, return JSON. They read the app's state from api.state."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from . import audit, decisions, lifecycle, ops, policies
+from api.views import admin, audit, decisions, ops, policies
 
 __all__ = ["register_views"]
 
 
 def register_views(app: Flask) -> None:
-    for module in (decisions, audit, policies, lifecycle, ops):
+    for module in (decisions, audit, policies, admin, ops):
         app.register_blueprint(module.bp)

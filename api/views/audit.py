@@ -8,12 +8,11 @@ import binascii
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from engine.schemas import FORMAT_CHECKER
-
-from ..app import state
-from ..auth import requires
-from ..problems import InvalidQuery, LogUnavailable, NotFound
-from ..store import Page, Query, StoreError, to_micros
+from api.http.auth import requires
+from api.http.problems import InvalidQuery, LogUnavailable, NotFound
+from api.log.store import Page, Query, StoreError, to_micros
+from api.state import state
+from engine.core.schemas import FORMAT_CHECKER
 
 bp = Blueprint("audit", __name__)
 

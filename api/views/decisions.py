@@ -8,13 +8,12 @@ import orjson
 from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
 
-from engine.errors import PolicyError
-
-from ..app import state
-from ..auth import requires
-from ..bodies import check_batch, check_envelope, read_json
-from ..decide import commit, evaluate
-from ..problems import describe
+from api.http.auth import requires
+from api.http.bodies import check_batch, check_envelope, read_json
+from api.http.problems import describe
+from api.state import state
+from api.views.record import commit, evaluate
+from engine.core.errors import PolicyError
 
 bp = Blueprint("decisions", __name__)
 

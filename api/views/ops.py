@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
-from ..app import state
-from ..auth import requires
-from ..openapi import document
-from ..problems import problem_body, problem_response
-from ..store import StoreError
-from .lifecycle import convergence
+from api.http.auth import requires
+from api.http.openapi import document
+from api.http.problems import problem_body, problem_response
+from api.log.store import StoreError
+from api.state import state
+from api.views.admin import convergence
 
 bp = Blueprint("ops", __name__)
 

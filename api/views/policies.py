@@ -7,13 +7,12 @@ from typing import Any
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from engine.errors import NoActiveVersionError, UnknownPolicyError
-from engine.model import Policy
-from engine.suggest import closest
-
-from ..app import state
-from ..auth import ANY_ROLE, requires
-from .lifecycle import policy_lifecycle
+from api.http.auth import ANY_ROLE, requires
+from api.state import state
+from api.views.admin import policy_lifecycle
+from engine.core.errors import NoActiveVersionError, UnknownPolicyError
+from engine.core.suggest import closest
+from engine.policy.model import Policy
 
 bp = Blueprint("policies", __name__)
 

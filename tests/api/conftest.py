@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import KEYS, RULES, StepClock
 from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
-from engine.evaluator import Engine
-from engine.loader import load_rules
-from engine.registry import PolicySet
+from engine.policy.loader import load_rules
+from engine.runtime.engine import Engine
+from engine.runtime.registry import PolicySet
+from support.service import KEYS, RULES, StepClock
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,10 @@ import logging
 from typing import Any
 
 import pytest
-from apihelpers import TOKENS, auth, facts
 from flask.testing import FlaskClient
 
-from api.accesslog import ACCESS_LOGGER
+from api.http.accesslog import ACCESS_LOGGER
+from support.service import TOKENS, auth, facts
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

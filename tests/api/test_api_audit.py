@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from apihelpers import auth, decide, facts
 from flask.testing import FlaskClient
 
-from api.store import REDACTED
+from api.log.redaction import REDACTED
+from support.service import auth, decide, facts
 
 
 def _get(client: FlaskClient, path: str, **params: Any) -> Any:

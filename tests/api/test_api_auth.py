@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from apihelpers import TOKENS, auth, decide, facts
 from flask import Flask
 from flask.testing import FlaskClient
 
-from api.auth import KeyRing, hash_token
-from api.problems import Unauthenticated
-from api.settings import ApiKey
+from api.config.settings import ApiKey
+from api.http.auth import KeyRing, hash_token
+from api.http.problems import Unauthenticated
+from support.service import TOKENS, auth, decide, facts
 
 DECIDE = {"facts": facts()}
 BATCH = {"items": [{"facts": facts()}]}

@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
-from apihelpers import RULES
 
-from api.configcheck import parse_keys
-from engine.cli import main
+from api.config.coerce import parse_keys
+from engine.cli.main import main
+from support.service import RULES
 
 
 def test_keys_new_prints_a_key_and_a_matching_entry(capsys: pytest.CaptureFixture[str]) -> None:

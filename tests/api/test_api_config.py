@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import KEYS, RULES
 
-from api.config import ConfigError, load_settings
-from api.settings import Settings, is_loopback
+from api.config.loader import ConfigError, load_settings
+from api.config.settings import Settings, is_loopback
+from support.service import KEYS, RULES
 
 HASH = KEYS[0]["sha256"]
 

@@ -8,11 +8,11 @@ import sqlite3
 from typing import Any
 
 import pytest
-from apihelpers import auth, decide, example, facts
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine.errors import EngineError, NoActiveVersionError
+from engine.core.errors import EngineError, NoActiveVersionError
+from support.service import auth, decide, example, facts
 
 
 def _rows(app: Flask) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from api.bodies import _envelope
+from api.http.bodies import _envelope
 
 FACTS = {"session": {"id": "s-1", "type": "couples"}}
 CASES: list[tuple[Any, bool]] = [

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from api.groupcommit import GroupCommit
+from api.log.groupcommit import GroupCommit
 
 
 def test_single_caller_commits_directly():

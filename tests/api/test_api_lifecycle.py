@@ -12,16 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import KEYS, RULES, auth, decide, facts
 from flask import Flask
 from flask.testing import FlaskClient
 from test_api_openapi import response_validator
 
 from api import create_app
-from api.lifecycle import Lifecycle
-from engine.evaluator import Engine
-from engine.loader import load_rules
-from engine.registry import PolicySet
+from api.lifecycle.manager import Lifecycle
+from engine.policy.loader import load_rules
+from engine.runtime.engine import Engine
+from engine.runtime.registry import PolicySet
+from support.service import KEYS, RULES, auth, decide, facts
 
 SOURCE = Path(RULES, "couples-attendance", "1.0.0.yaml").read_text(encoding="utf-8")
 POLICY = "/v1/policies/couples-attendance"

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import test_api_lifecycle as lifecycle_tests
-from apihelpers import decide, facts
 from flask import Flask
 from test_api_lifecycle import write_version
 
-from engine.cli import main
+from engine.cli.main import main
+from support.service import decide, facts
 
 # The lifecycle tests' fixtures: a rules directory, a clock, apps over them.
 rules, clock, make = lifecycle_tests.rules, lifecycle_tests.clock, lifecycle_tests.make

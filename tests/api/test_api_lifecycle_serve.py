@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import KEYS, RULES, facts
 from test_api_lifecycle import wait_for, write_version
 from test_api_serve import Server, _command, _free_port, _wait_ready
+
+from support.service import KEYS, RULES, facts
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gunicorn needs a POSIX system")
 needs_proc = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads worker pids in /proc")

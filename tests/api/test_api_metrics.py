@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api.metrics import RETIRED, Metrics, render_text, retire
+from api.http.metrics import RETIRED, Metrics, render_text, retire
 
 
 def _sample(m: Metrics) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from apihelpers import auth, decide, facts
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+
+from support.service import auth, decide, facts
 
 DOC_URI = "urn:attendance-policy:openapi"
 

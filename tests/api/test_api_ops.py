@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from apihelpers import auth, decide, facts
 from flask import Flask
 from flask.testing import FlaskClient
+
+from support.service import auth, decide, facts
 
 
 @contextmanager

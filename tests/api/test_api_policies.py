@@ -6,8 +6,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from apihelpers import RULES, auth
 from flask.testing import FlaskClient
+
+from support.service import RULES, auth
 
 SOURCE = Path(RULES, "couples-attendance", "1.0.0.yaml")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from api.store import REDACTED, redact
+from api.log.redaction import REDACTED, redact
 
 FACTS = {"session": {"id": "s-1", "type": "couples", "scheduled_start": "2026-01-01T10:00:00Z"},
          "attendance": {"partners_present": 1}}

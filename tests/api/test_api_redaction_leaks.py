@@ -7,14 +7,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from apihelpers import RULES
 
 from api import create_app
-from api.config import ConfigError
-from engine.checks import redaction_problems
-from engine.loader import load_rules
-from engine.registry import PolicySet
-from engine.reload import ReloadError, prepare
+from api.config.loader import ConfigError
+from engine.policy.loader import load_rules
+from engine.policy.semantics import redaction_problems
+from engine.runtime.registry import PolicySet
+from engine.runtime.reload import ReloadError, prepare
+from support.service import RULES
 
 DEFAULT = Path(RULES) / "couples-attendance" / "1.0.0.yaml"
 

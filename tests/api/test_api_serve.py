@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import KEYS, RULES, TOKENS, facts
+
+from support.service import KEYS, RULES, TOKENS, facts
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gunicorn needs a POSIX system")
 needs_proc = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads worker pids and sockets in /proc")
@@ -67,7 +68,7 @@ def _free_port() -> int:
 
 def _command() -> list[str]:
     script = Path(sys.executable).with_name("attendance-policy")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli.main"]
 
 
 def _config(directory: Path) -> Path:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from api.sqlite_store import SCHEMA_VERSION, SQLiteStore
-from api.store import REDACTED, LogEntry, Query, StoreError, redact, to_micros
+from api.log.redaction import REDACTED, redact
+from api.log.sqlite import SCHEMA_VERSION, SQLiteStore
+from api.log.store import LogEntry, Query, StoreError, to_micros
 
 
 def _entry(i: int, session: str = "s") -> LogEntry:
@@ -145,7 +146,7 @@ def test_a_read_does_not_wait_for_a_commit_in_progress(store: SQLiteStore) -> No
 
 def test_a_pin_is_seen_by_another_process_at_once_and_without_the_marker_within_a_second(
         store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import api.sqlite_store as mod
+    import api.log.sqlite as mod
 
     other = SQLiteStore(store.path, busy_timeout_ms=50)
     try:
@@ -177,7 +178,7 @@ def test_a_broken_reader_is_dropped_and_the_next_read_reopens(store: SQLiteStore
 
 def test_a_writer_lock_that_cannot_be_taken_is_a_store_error(store: SQLiteStore,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import api.sqlite_store as mod
+    import api.log.sqlite as mod
 
     def refuse(fd: int, op: int) -> None:
         if op == mod.fcntl.LOCK_EX:

@@ -14,7 +14,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from apihelpers import RULES, facts
+from support.service import RULES, facts
 
 
 def _port() -> int:

@@ -14,9 +14,10 @@ from flask.testing import FlaskClient
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "api"), str(HERE.parent.parent / "scripts")]  # apihelpers, serve tests, scripts
 
-from apihelpers import RULES  # noqa: E402
 from livehttp import start_server, stop_server  # noqa: E402
 from test_api_serve import Server  # noqa: E402
+
+from support.service import RULES  # noqa: E402
 
 
 @pytest.fixture(scope="session")

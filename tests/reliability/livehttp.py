@@ -2,7 +2,7 @@
 
 The server reuses the serve tests' helpers (tests/api/test_api_serve.py) and the scripts'
 harness (scripts/harness.py), so scripts and suite start the service the same way. Its worker
-timeout is short (4 s) so that a slow client meets the request deadline (2 s, api/worker.py)
+timeout is short (4 s) so that a slow client meets the request deadline (2 s, api/gunicorn/worker.py)
 within a test's patience.
 """
 
@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from apihelpers import TOKENS
 from harness import write_config
 from test_api_serve import Server, _command, _free_port, _wait_ready
+
+from support.service import TOKENS
 
 LIVE_TIMEOUT_S = 4  # gunicorn's silent-worker timeout on the live server: request deadline 2 s
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import RULES, facts
 from crash_durability import main as crash_main
 from flask import Flask
 from harness import integrity_check
@@ -30,7 +29,8 @@ from livehttp import start_server, stop_server
 from test_api_serve import Server, _logged
 
 from api import create_app
-from api.sqlite_store import SQLiteStore
+from api.log.sqlite import SQLiteStore
+from support.service import RULES, facts
 
 needs_proc = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads worker pids in /proc")
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 import yaml
-from apihelpers import TOKENS, facts
 from livehttp import decision_count, http_request, raw_exchange, start_server, status_of, stop_server
 from test_api_serve import Server, _command, _logged
 
-from helpers import minimal_policy
+from support.policies import minimal_policy
+from support.service import TOKENS, facts
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads worker pids in /proc")
 

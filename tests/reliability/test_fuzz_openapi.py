@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from apihelpers import TOKENS
 from fuzzchecks import config, exercise, runs
 from harness import bundle_openapi
 from hypothesis import HealthCheck, given, settings
@@ -27,8 +26,9 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from test_api_serve import Server
 
-from api.openapi import document
-from api.settings import Settings
+from api.config.settings import Settings
+from api.http.openapi import document
+from support.service import TOKENS
 
 MAX_EXAMPLES = 25
 WRONG = "apk_wrong_" + "q" * 43

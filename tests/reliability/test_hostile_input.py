@@ -15,9 +15,10 @@ import time
 from typing import Any
 
 import pytest
-from apihelpers import TOKENS, facts
 from livehttp import LIVE_TIMEOUT_S, body_of, decision_count, header_of, http_request, raw_exchange, status_of
 from test_api_serve import Server
+
+from support.service import TOKENS, facts
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path("/proc/net/tcp").exists(),
                                 reason="reads worker pids in /proc")

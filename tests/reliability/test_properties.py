@@ -16,16 +16,15 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import Broken, broken_facts, valid_facts
 
 from engine import Engine, FactsError, PolicySet
-from engine.decider import Decider
-from engine.evaluator import project
-from engine.facts import prepare_facts
-from engine.loader import load_policy_text
-from engine.reference import holds
-from factgen import loadable_rules
-from helpers import minimal_policy
+from engine.decide.decider import Decider
+from engine.decide.reference import holds
+from engine.facts.prepare import prepare_facts
+from engine.policy.loader import load_policy_text
+from support.factgen import loadable_rules
+from support.policies import minimal_policy, project
+from support.strategies import Broken, broken_facts, valid_facts
 
 FAST = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)

@@ -11,12 +11,12 @@ import pytest
 import yaml
 from flask.testing import FlaskClient
 
-from engine.errors import FactsError, PolicyLoadError
-from engine.jsonio import loads_strict
-from engine.loader import load_policy_text
-from engine.schemas import FORMAT_CHECKER
-from engine.yamlsrc import read_yaml
-from helpers import minimal_policy
+from engine.core.errors import FactsError, PolicyLoadError
+from engine.core.schemas import FORMAT_CHECKER
+from engine.facts.strict_json import loads_strict
+from engine.policy.loader import load_policy_text
+from engine.policy.yaml_source import read_yaml
+from support.policies import minimal_policy
 
 RULE = {"id": "R-001", "title": "t", "priority": 1, "then": "rec_a", "rationale": "r", "source": "s"}
 

@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import KEYS, RULES, TOKENS, facts
 from flask import Flask
 from flask.testing import FlaskClient
 from livehttp import decision_count
 from test_api_serve import Server
 
 from api import create_app
-from api.headers import SECURITY_HEADERS
-from api.openapi import document
-from api.settings import Settings
+from api.config.settings import Settings
+from api.http.headers import SECURITY_HEADERS
+from api.http.openapi import document
+from support.service import KEYS, RULES, TOKENS, facts
 
 WRONG_KEY = "apk_wrong_" + "z" * 43
 ROLES = ("evaluate", "audit", "admin")

@@ -1,0 +1,113 @@
+"""gunicorn's sync worker with a deadline on reading each request: a slow client cannot hold a worker.
+
+The stock sync worker reads a request with a blocking socket and no timeout. A client
+that sends its headers or body a byte at a time (slowloris) holds the worker until
+the master's silent-worker `timeout` kills it (SIGABRT, a new pid, and every worker
+held means no service). Here every read of one request must finish within one deadline
+(at most CLIENT_DEADLINE_S, and under half the worker `timeout` so the master never
+has to step in): then the connection is closed, the worker logs one line and serves
+the next client. Responses get the same time for each write, so a client that stops
+reading cannot hold a worker either. A buffering proxy in front (nginx) is still the
+answer to many slow clients at once; see docs/reliability.md.
+
+A request gunicorn cannot parse (a broken request line, a header over its limits: 400, 414,
+431) is answered by gunicorn before the app sees it; this worker sends that answer as an
+RFC 9457 problem (`malformed_http`) with the security headers, like every other error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from typing import Any
+
+from gunicorn import util
+from gunicorn.http.errors import NoMoreData
+from gunicorn.workers.sync import SyncWorker
+
+from api.http.headers import SECURITY_HEADERS
+from api.http.problems import TYPE_BASE
+
+__all__ = ["CLIENT_DEADLINE_S", "ClientTooSlow", "DeadlineSyncWorker", "deadline_for", "problem_page"]
+
+CLIENT_DEADLINE_S = 10.0
+log = logging.getLogger("attendance_policy.server")
+
+
+class ClientTooSlow(NoMoreData):
+    """The request did not arrive before its deadline (gunicorn closes such a connection quietly)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(b"")
+        self.seconds = seconds
+
+    def __str__(self) -> str:
+        return f"the request did not arrive within {self.seconds:g}s"
+
+
+class _DeadlineSocket:
+    """A client socket whose reads share one deadline; each write gets `seconds` on its own."""
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
+        self._sock = sock
+        self._seconds = seconds
+        self._deadline = time.monotonic() + seconds
+        self._closing = False
+        self._expired = False
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        if self._closing:  # gunicorn drains the socket after answering; not for a client already too slow
+            return b"" if self._expired else self._sock.recv(size, *flags)
+        remaining = self._deadline - time.monotonic()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            self._sock.settimeout(remaining)
+            return self._sock.recv(size, *flags)
+        except TimeoutError:
+            self._expired = True
+            log.warning("closed a connection: %s", ClientTooSlow(self._seconds))
+            raise ClientTooSlow(self._seconds) from None
+
+    def sendall(self, data: bytes, *flags: int) -> None:
+        self._sock.settimeout(self._seconds)
+        self._sock.sendall(data, *flags)
+
+    def shutdown(self, how: int) -> None:
+        self._closing = True
+        self._sock.shutdown(how)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def deadline_for(timeout: float) -> float:
+    """Seconds a client has to send one request, given gunicorn's silent-worker timeout."""
+    return max(0.5, min(CLIENT_DEADLINE_S, timeout / 2))
+
+
+def problem_page(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's answer to a request it cannot parse (400, 414, 431...), as a problem document, not HTML."""
+    body = json.dumps({"type": TYPE_BASE + "malformed_http", "title": reason, "status": status_int, "detail": mesg,
+                       "code": "malformed_http"}, separators=(",", ":")).encode()
+    head = [f"HTTP/1.1 {status_int} {reason}", "Connection: close", "Content-Type: application/problem+json",
+            f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in SECURITY_HEADERS.items())]
+    util.write_nonblock(sock, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
+class DeadlineSyncWorker(SyncWorker):  # type: ignore[misc]
+    """The sync worker, reading each request against a deadline, answering unparsable requests as problems."""
+
+    def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
+        super().handle(listener, _DeadlineSocket(client, deadline_for(self.cfg.timeout)), addr)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        # gunicorn writes its error page through util.write_error; this worker serves one request at a time.
+        html_page = util.write_error
+        util.write_error = problem_page
+        try:
+            super().handle_error(req, client, addr, exc)
+        finally:
+            util.write_error = html_page

@@ -1,0 +1,1 @@
+"""Bodies, API keys, headers, access log, metrics, problems, OpenAPI. May import: config, engine."""

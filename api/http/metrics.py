@@ -1,0 +1,192 @@
+"""Prometheus text-format metrics, summed over every gunicorn worker.
+
+Each worker keeps its counters in memory and publishes them (at most once per
+`server.metrics_flush_ms`, and always on `/metrics` and at exit) by replacing its own
+snapshot file `<metrics_dir>/<pid>.json`. `/metrics` (answered by whichever worker)
+sums every snapshot. When a worker exits, the master folds its snapshot into
+`retired.json` (`retire`), so counters never go down when workers are recycled.
+Without a metrics directory (tests, a single process) the numbers are per process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BUCKETS", "FAMILIES", "Metrics", "retire"]
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+FAMILIES: dict[str, tuple[str, str]] = {
+    "attendance_decisions_total": (
+        "counter", "Decisions returned (and logged), by policy, version and outcome (the most severe indicator)."),
+    "attendance_errors_total": ("counter", "Problem responses (and failed batch items), by error code."),
+    "attendance_http_requests_total": ("counter", "HTTP requests, by method, route and status."),
+    "attendance_http_request_duration_seconds": ("histogram", "Time to answer an HTTP request, by route."),
+    "attendance_policy_reloads_total": (
+        "counter", "Policy reload attempts, by outcome (reloaded, unchanged, failed) and trigger "
+                   "(poll, sighup, api, adopt, start)."),
+}
+RETIRED = "retired.json"
+_LOCK = ".lock"
+Labels = tuple[tuple[str, str], ...]
+
+
+class Metrics:
+    """Counters and histograms of this process; `render()` is the text for `/metrics`."""
+
+    def __init__(self, directory: str | None = None, flush_interval_s: float = 0.0, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.directory = Path(directory) if directory else None
+        self.flush_interval_s = flush_interval_s
+        self._clock = clock
+        self._flushed_at: float | None = None  # never published: the first flush always publishes
+        self._pid = os.getpid()
+        self._counters: dict[tuple[str, Labels], float] = {}
+        self._histograms: dict[tuple[str, Labels], list[float]] = {}
+        # The policy poller thread counts reloads while a request thread counts requests.
+        self._lock = threading.RLock()
+
+    def _mine(self) -> None:
+        # A forked worker starts from zero: what the master counted is not the worker's.
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._counters.clear()
+            self._histograms.clear()
+
+    def inc(self, name: str, labels: dict[str, str], by: float = 1.0) -> None:
+        with self._lock:
+            self._mine()
+            key = (name, tuple(sorted(labels.items())))
+            self._counters[key] = self._counters.get(key, 0.0) + by
+
+    def observe(self, name: str, labels: dict[str, str], value: float) -> None:
+        with self._lock:
+            self._mine()
+            key = (name, tuple(sorted(labels.items())))
+            h = self._histograms.setdefault(key, [0.0] * (len(BUCKETS) + 2))
+            for i, bound in enumerate(BUCKETS):
+                if value <= bound:
+                    h[i] += 1
+            h[-2] += value
+            h[-1] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            self._mine()
+            return {"counters": [[n, dict(lb), v] for (n, lb), v in self._counters.items()],
+                    "histograms": [[n, dict(lb), list(h)] for (n, lb), h in self._histograms.items()]}
+
+    def flush(self, *, force: bool = True) -> None:
+        """Publish this worker's snapshot for the others (atomic replace, no lock needed).
+
+        Per request (`force=False`) at most once per `flush_interval_s`: writing a file
+        after every request cost more than deciding. `/metrics`, reloads and a worker's
+        exit always publish; a worker killed outright loses at most one interval.
+        """
+        if self.directory is None:
+            return
+        now = self._clock()
+        if not force and self._flushed_at is not None and now - self._flushed_at < self.flush_interval_s:
+            return
+        with self._lock:
+            self._flushed_at = now
+            self._mine()
+            target = self.directory / f"{self._pid}.json"
+            tmp = self.directory / f".{self._pid}.tmp"
+            tmp.write_text(json.dumps(self.snapshot()), encoding="utf-8")
+            os.replace(tmp, target)
+
+    def render(self) -> str:
+        snapshots = [self.snapshot()]
+        if self.directory is not None:
+            self.flush()
+            with _locked(self.directory, fcntl.LOCK_SH):
+                snapshots = [s for s in map(_read, sorted(self.directory.glob("*.json"))) if s]
+        return render_text(merge(snapshots))
+
+
+def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sum snapshots series by series."""
+    counters: dict[tuple[str, Labels], float] = {}
+    histograms: dict[tuple[str, Labels], list[float]] = {}
+    for snap in snapshots:
+        for name, labels, value in snap.get("counters", []):
+            key = (name, tuple(sorted(labels.items())))
+            counters[key] = counters.get(key, 0.0) + value
+        for name, labels, values in snap.get("histograms", []):
+            key = (name, tuple(sorted(labels.items())))
+            old = histograms.get(key, [0.0] * len(values))
+            histograms[key] = [a + b for a, b in zip(old, values, strict=True)]
+    return {"counters": [[n, dict(lb), v] for (n, lb), v in counters.items()],
+            "histograms": [[n, dict(lb), h] for (n, lb), h in histograms.items()]}
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _labels(labels: dict[str, str], extra: tuple[str, str] | None = None) -> str:
+    items = sorted(labels.items()) + ([extra] if extra else [])
+    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in items) + "}" if items else ""
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def render_text(merged: dict[str, Any]) -> str:
+    """The Prometheus text exposition format (version 0.0.4)."""
+    lines: list[str] = []
+    for family, (kind, help_text) in FAMILIES.items():
+        lines += [f"# HELP {family} {help_text}", f"# TYPE {family} {kind}"]
+        if kind == "counter":
+            rows = sorted((_labels(lb), v) for n, lb, v in merged["counters"] if n == family)
+            lines += [f"{family}{lb} {_num(v)}" for lb, v in rows]
+            continue
+        for _, lb, h in sorted((x for x in merged["histograms"] if x[0] == family), key=lambda x: _labels(x[1])):
+            for bound, count in zip(BUCKETS, h, strict=False):
+                lines.append(f"{family}_bucket{_labels(lb, ('le', repr(bound)))} {_num(count)}")
+            lines.append(f"{family}_bucket{_labels(lb, ('le', '+Inf'))} {_num(h[-1])}")
+            lines.append(f"{family}_sum{_labels(lb)} {_num(h[-2])}")
+            lines.append(f"{family}_count{_labels(lb)} {_num(h[-1])}")
+    return "\n".join(lines) + "\n"
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # a worker's file vanished between listing and reading: retired meanwhile
+    return data if isinstance(data, dict) else None
+
+
+@contextmanager
+def _locked(directory: Path, mode: int) -> Iterator[None]:
+    with open(directory / _LOCK, "a+b") as fh:
+        fcntl.flock(fh, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def retire(directory: str, pid: int) -> None:
+    """Fold an exited worker's snapshot into `retired.json` (run by the gunicorn master)."""
+    d = Path(directory)
+    source = d / f"{pid}.json"
+    with _locked(d, fcntl.LOCK_EX):
+        snap = _read(source)
+        if snap is None:
+            return
+        total = merge([x for x in (_read(d / RETIRED), snap) if x])
+        tmp = d / f".{RETIRED}.tmp"
+        tmp.write_text(json.dumps(total), encoding="utf-8")
+        os.replace(tmp, d / RETIRED)
+        source.unlink()

@@ -1,0 +1,87 @@
+"""Each worker's policy poller thread, its SIGHUP handler, and what a new gunicorn worker does first."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from api.lifecycle.manager import Lifecycle
+
+__all__ = ["Poller"]
+
+log = logging.getLogger("attendance_policy.lifecycle")
+
+
+class Poller:
+    """Runs `Lifecycle.tick` every poll interval, or at once when asked (SIGHUP, the API's fan-out)."""
+
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.lifecycle = lifecycle
+        self.master_pid: int | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._trigger: str | None = None
+        self._thread: threading.Thread | None = None
+        self._sighup = False
+
+    def request(self, trigger: str) -> None:
+        """Ask for a round now (called from the SIGHUP handler: it only sets an event)."""
+        self._trigger = trigger
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="policy-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._sighup and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a late SIGHUP must not re-enter the event's lock
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        self._thread = None
+
+    def _run(self) -> None:
+        interval = self.lifecycle.settings.poll_interval_ms / 1000 or None
+        while not self._stop.is_set():
+            woken = self._wake.wait(interval)
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            trigger, self._trigger = self._trigger or "poll", None
+            try:
+                self.lifecycle.tick(trigger, force=woken)
+            except Exception:  # the poller must survive anything; the error is in the log
+                log.exception("policy poll failed")
+
+    def after_fork(self, master_pid: int) -> None:
+        """In a new gunicorn worker: catch up with the changes made since the master loaded, then poll."""
+        self.master_pid = master_pid
+        self.lifecycle.counts = dict.fromkeys(self.lifecycle.counts, 0)
+        self._thread = None  # the master never runs one; nothing to join
+        try:
+            self.lifecycle.tick("start")
+        except Exception:  # never fail the worker's boot: it serves the master's set and reports the error
+            log.exception("catching up with the policy changes failed")
+        self.start()
+
+    def install_sighup(self) -> None:
+        """In a gunicorn worker, after gunicorn reset the signal handlers: SIGHUP means reload now."""
+        signal.signal(signal.SIGHUP, lambda signum, frame: self.request("sighup"))
+        self._sighup = True
+
+    def fan_out(self) -> None:
+        """Ask the master to have every worker reload (it forwards SIGHUP to each)."""
+        if self.master_pid is not None:
+            try:
+                os.kill(self.master_pid, signal.SIGHUP)
+            except OSError as e:
+                log.warning("cannot signal the master (%s): the other workers reload at their next poll", e)

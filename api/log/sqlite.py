@@ -1,0 +1,350 @@
+"""The decision log in SQLite: WAL, synchronous=FULL, a writer connection per process.
+
+Gunicorn forks workers; a SQLite connection must never cross a fork (its locks and
+file descriptors would be shared by two processes). So the master only opens a
+short-lived connection to migrate, and each worker opens its own on first use,
+noticed by its pid. Writers of all processes queue on a kernel lock, then take
+SQLite's (`BEGIN IMMEDIATE`, with a busy timeout behind it); WAL lets readers go on
+meanwhile, each thread on its own connection.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from api.log.store import Activation, LogEntry, Page, Pin, Query, Record, StoreError, to_micros
+
+__all__ = ["SQLiteStore", "MIGRATIONS", "SCHEMA_VERSION"]
+
+# Append only: each step runs once, in order; PRAGMA user_version records how many ran.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE decisions (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             decision_id TEXT NOT NULL UNIQUE,
+             evaluated_at TEXT NOT NULL,
+             evaluated_us INTEGER NOT NULL,
+             logged_at TEXT NOT NULL,
+             policy_id TEXT NOT NULL,
+             policy_version TEXT NOT NULL,
+             policy_sha256 TEXT NOT NULL,
+             session_id TEXT NOT NULL,
+             key_id TEXT NOT NULL,
+             request_id TEXT NOT NULL,
+             facts TEXT NOT NULL,
+             decision TEXT NOT NULL)""",
+        "CREATE INDEX decisions_by_session ON decisions (session_id, seq)",
+        "CREATE INDEX decisions_by_time ON decisions (evaluated_us, seq)",
+        "CREATE TABLE probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
+    ),
+    (
+        # Admin pins (rollback / roll forward), kept with the log so they survive restarts and every worker
+        # sees them; the history is append only, and its last seq is the cheap "did pins change" number.
+        """CREATE TABLE policy_pins (
+             policy_id TEXT PRIMARY KEY,
+             version TEXT NOT NULL,
+             pinned_by TEXT NOT NULL,
+             pinned_at TEXT NOT NULL)""",
+        """CREATE TABLE policy_activations (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             policy_id TEXT NOT NULL,
+             version TEXT,
+             key_id TEXT NOT NULL,
+             request_id TEXT NOT NULL,
+             at TEXT NOT NULL)""",
+        "CREATE INDEX activations_by_policy ON policy_activations (policy_id, seq)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+_PINS_RECHECK_S = 1.0
+log = logging.getLogger("attendance_policy.store")
+_COLUMNS = ("seq, logged_at, decision_id, evaluated_at, policy_id, policy_version, policy_sha256, session_id, "
+            "key_id, request_id, facts, decision")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class SQLiteStore:
+    """DecisionStore on one SQLite file shared by every worker process.
+
+    Per process: one writer connection, used under a thread lock and an exclusive `flock` on
+    `<path>.writer` (so writers of all processes queue in the kernel and wake the moment the lock is
+    free, instead of polling SQLite's busy handler, which sleeps 1, 2, 5, 10... ms), and one reader
+    connection per thread (WAL readers never wait for a writer, so a read is not stuck behind a commit's
+    fsync).
+    """
+
+    def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self._lock = threading.Lock()  # the writer connection
+        self._registry = threading.Lock()  # the readers, and noticing a fork (taken briefly, never waits on I/O)
+        self._writer: sqlite3.Connection | None = None
+        self._lockfd = -1
+        self._pid = 0
+        self._local = threading.local()
+        # Weak: a thread's reader lives in its thread-local; when the thread ends the reader is freed and
+        # its connection closed, and the registry forgets it (close() closes the ones still alive).
+        self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
+        self._pins_marker = path + ".pins"
+        self._pins_seen: tuple[tuple[int, int] | None, float, int] | None = None  # (marker, when, version)
+
+    def _open(self) -> sqlite3.Connection:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: WAL journal mode is not available (got {mode!r})")
+            conn.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _forked(self) -> None:
+        # After a fork, inherited connections and descriptors belong to the parent: never use or close them.
+        with self._registry:
+            if self._pid != os.getpid():
+                self._writer, self._lockfd, self._local = None, -1, threading.local()
+                self._readers = weakref.WeakSet()
+                self._pid = os.getpid()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """The writer connection, with this process's thread lock and the cross-process writer lock held."""
+        with self._lock:
+            self._forked()
+            try:
+                if self._lockfd < 0:
+                    self._lockfd = os.open(self.path + ".writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                if self._writer is None:
+                    self._writer = self._open()
+            except (sqlite3.Error, OSError) as e:
+                raise StoreError(f"cannot open the decision log: {e}") from e
+            try:
+                fcntl.flock(self._lockfd, fcntl.LOCK_EX)
+            except OSError as e:
+                raise StoreError(f"cannot lock the decision log: {e}") from e
+            try:
+                yield self._writer
+            except sqlite3.Error as e:
+                self._discard()
+                raise StoreError(f"decision log error: {e}") from e
+            except BaseException:
+                self._discard()
+                raise
+            finally:
+                fcntl.flock(self._lockfd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """This thread's reader connection (opened on first use, reopened after an error)."""
+        reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is None or self._pid != os.getpid():
+            self._forked()
+            try:
+                reader = _Reader(self._open())
+            except sqlite3.Error as e:
+                raise StoreError(f"cannot open the decision log: {e}") from e
+            with self._registry:
+                self._readers.add(reader)
+            self._local.reader = reader
+        try:
+            yield reader.conn
+        except sqlite3.Error as e:
+            self._drop_reader(reader)
+            raise StoreError(f"decision log error: {e}") from e
+        except BaseException:
+            self._drop_reader(reader)
+            raise
+
+    def _drop_reader(self, reader: _Reader) -> None:
+        self._local.reader = None
+        with self._registry:
+            self._readers.discard(reader)
+        _close(reader.conn)
+
+    def _discard(self) -> None:
+        # A writer that failed mid-transaction is rolled back, closed and reopened on next use.
+        conn, self._writer = self._writer, None
+        if conn is not None:
+            _close(conn)
+
+    def migrate(self) -> None:
+        try:
+            conn = self._open()
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the decision log {self.path}: {e}") from e
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # one migrator at a time; others wait, then see the new version
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} has schema version {current}; this release knows up to "
+                                 f"{SCHEMA_VERSION}: upgrade the service, do not downgrade the log")
+            for step in MIGRATIONS[current:]:
+                for statement in step:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+            os.close(os.open(self._pins_marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(f"cannot migrate the decision log {self.path}: {e}") from e
+        finally:
+            if conn.in_transaction:
+                conn.rollback()
+            conn.close()
+
+    def append(self, entries: Sequence[LogEntry]) -> None:
+        if not entries:
+            return
+        rows = [(e.decision_id, e.evaluated_at, to_micros(e.evaluated_at), _now(), e.policy_id, e.policy_version,
+                 e.policy_sha256, e.session_id, e.key_id, e.request_id,
+                 orjson.dumps(e.facts).decode(), orjson.dumps(e.decision).decode())
+                for e in entries]
+        with self._write() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO decisions (decision_id, evaluated_at, evaluated_us, logged_at, policy_id, "
+                "policy_version, policy_sha256, session_id, key_id, request_id, facts, decision) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("COMMIT")  # synchronous=FULL: on disk when this returns
+
+    def get(self, decision_id: str) -> Record | None:
+        with self._read() as conn:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM decisions WHERE decision_id = ?", (decision_id,)).fetchone()
+        return _record(row) if row else None
+
+    def query(self, q: Query) -> Page:
+        where: list[str] = ["seq > ?"]
+        args: list[str | int] = [q.after_seq]
+        for clause, value in (("session_id = ?", q.session_id), ("evaluated_us >= ?", q.since_us),
+                              ("evaluated_us < ?", q.until_us)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        sql = f"SELECT {_COLUMNS} FROM decisions WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        with self._read() as conn:
+            rows = conn.execute(sql, (*args, q.limit + 1)).fetchall()
+        records = [_record(r) for r in rows[: q.limit]]
+        return Page(records, records[-1].seq if len(rows) > q.limit else None)
+
+    def probe(self) -> None:
+        with self._write() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)", (_now(),))
+            conn.execute("COMMIT")
+
+    def pins_version(self) -> int:
+        """Every worker asks on every request, so the answer comes from a stat() of `<path>.pins` when
+        it can: `set_pin` appends a byte to that file after each commit, so a changed size (or a new
+        file) means "read again". The token is taken before the read, so a change that lands between the
+        two is seen on the next call; at least once a second the database is read anyway, in case a
+        marker write failed."""
+        try:
+            st = os.stat(self._pins_marker)
+            token: tuple[int, int] | None = (st.st_ino, st.st_size)
+        except OSError:
+            token = None
+        now = time.monotonic()
+        seen = self._pins_seen
+        if token is not None and seen is not None and seen[0] == token and now - seen[1] < _PINS_RECHECK_S:
+            return seen[2]
+        with self._read() as conn:
+            version = int(conn.execute("SELECT coalesce(max(seq), 0) FROM policy_activations").fetchone()[0])
+        self._pins_seen = (token, now, version)
+        return version
+
+    def pins(self) -> tuple[int, dict[str, Pin]]:
+        with self._read() as conn:
+            conn.execute("BEGIN")  # one snapshot: the pins and the version they belong to
+            version = conn.execute("SELECT coalesce(max(seq), 0) FROM policy_activations").fetchone()[0]
+            rows = conn.execute("SELECT policy_id, version, pinned_by, pinned_at FROM policy_pins").fetchall()
+            conn.execute("COMMIT")
+        return int(version), {r[0]: Pin(*r) for r in rows}
+
+    def set_pin(self, policy_id: str, version: str | None, key_id: str, request_id: str) -> Pin | None:
+        at = _now()
+        with self._write() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            if version is None:
+                conn.execute("DELETE FROM policy_pins WHERE policy_id = ?", (policy_id,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO policy_pins (policy_id, version, pinned_by, pinned_at) "
+                             "VALUES (?, ?, ?, ?)", (policy_id, version, key_id, at))
+            conn.execute("INSERT INTO policy_activations (policy_id, version, key_id, request_id, at) "
+                         "VALUES (?, ?, ?, ?, ?)", (policy_id, version, key_id, request_id, at))
+            conn.execute("COMMIT")
+        self._pins_changed()
+        return Pin(policy_id, version, key_id, at) if version is not None else None
+
+    def _pins_changed(self) -> None:
+        try:
+            fd = os.open(self._pins_marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                os.write(fd, b".")
+            finally:
+                os.close(fd)
+        except OSError as e:  # the pin holds; other workers see it within _PINS_RECHECK_S
+            log.warning("cannot mark the pins changed (%s): other workers apply the pin within %.0f s",
+                        e, _PINS_RECHECK_S)
+
+    def activations(self, policy_id: str, limit: int = 10) -> list[Activation]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT seq, policy_id, version, key_id, request_id, at FROM policy_activations "
+                                "WHERE policy_id = ? ORDER BY seq DESC LIMIT ?", (policy_id, limit)).fetchall()
+        return [Activation(*r) for r in rows]
+
+    def close(self) -> None:
+        with self._lock, self._registry:
+            if self._pid == os.getpid():
+                for conn in [*(r.conn for r in list(self._readers)), *([self._writer] if self._writer else [])]:
+                    conn.close()
+                if self._lockfd >= 0:
+                    os.close(self._lockfd)
+            self._writer, self._lockfd, self._local = None, -1, threading.local()
+            self._readers = weakref.WeakSet()
+
+
+class _Reader:
+    """One thread's read connection; freeing it (when its thread ends) frees and closes the connection."""
+
+    __slots__ = ("conn", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    try:
+        conn.rollback()
+    except sqlite3.Error:
+        pass
+    finally:
+        conn.close()
+
+
+def _record(row: tuple[Any, ...]) -> Record:
+    seq, logged_at, decision_id, evaluated_at, policy_id, version, sha256, session_id, key_id, request_id, facts, \
+        decision = row
+    entry = LogEntry(decision_id, evaluated_at, policy_id, version, sha256, session_id, key_id, request_id,
+                     json.loads(facts), json.loads(decision))
+    return Record(seq, logged_at, entry)

@@ -1,0 +1,132 @@
+"""The decision log's interface: SQLite today, PostgreSQL later (see docs/operations.md)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["Activation", "DecisionStore", "LogEntry", "Page", "Pin", "Query", "Record", "StoreError", "to_micros"]
+
+class StoreError(Exception):
+    """The log could not be read or written; the caller turns it into a 503."""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One decision to log, with facts and decision already redacted."""
+
+    decision_id: str
+    evaluated_at: str
+    policy_id: str
+    policy_version: str
+    policy_sha256: str
+    session_id: str
+    key_id: str
+    request_id: str
+    facts: dict[str, Any]
+    decision: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A logged decision as read back: the entry, its position and when it was committed."""
+
+    seq: int
+    logged_at: str
+    entry: LogEntry
+
+    def to_dict(self) -> dict[str, Any]:
+        e = self.entry
+        return {"decision_id": e.decision_id, "seq": self.seq, "logged_at": self.logged_at,
+                "evaluated_at": e.evaluated_at,
+                "policy": {"id": e.policy_id, "version": e.policy_version, "sha256": e.policy_sha256},
+                "session_id": e.session_id, "key_id": e.key_id, "request_id": e.request_id,
+                "facts": e.facts, "decision": e.decision}
+
+
+@dataclass(frozen=True)
+class Query:
+    """Filters of `GET /v1/decisions`; times are UTC microseconds, `until` exclusive."""
+
+    session_id: str | None = None
+    since_us: int | None = None
+    until_us: int | None = None
+    after_seq: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[Record]
+    last_seq: int | None  # set when there may be more: the cursor to continue after
+
+
+@dataclass(frozen=True)
+class Pin:
+    """An admin's choice of the version to serve, whatever the dates say; who made it and when."""
+
+    policy_id: str
+    version: str
+    pinned_by: str
+    pinned_at: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"version": self.version, "pinned_by": self.pinned_by, "pinned_at": self.pinned_at}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One pin or unpin (`version` None), as recorded in the activation history."""
+
+    seq: int
+    policy_id: str
+    version: str | None
+    key_id: str
+    request_id: str
+    at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "version": self.version, "key_id": self.key_id, "request_id": self.request_id,
+                "at": self.at}
+
+
+class DecisionStore(Protocol):
+    """What the service needs from a decision log."""
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema (idempotent, safe to run from several processes)."""
+
+    def append(self, entries: Sequence[LogEntry]) -> None:
+        """Commit all entries durably in one transaction, or raise StoreError and commit none."""
+
+    def get(self, decision_id: str) -> Record | None: ...
+
+    def query(self, q: Query) -> Page: ...
+
+    def probe(self) -> None:
+        """Raise StoreError unless a write would succeed right now."""
+
+    def close(self) -> None: ...
+
+    def pins_version(self) -> int:
+        """A number that grows with every pin or unpin (cheap: every worker checks it on every request)."""
+
+    def pins(self) -> tuple[int, dict[str, Pin]]:
+        """The pins in force, by policy id, and the `pins_version` they correspond to."""
+
+    def set_pin(self, policy_id: str, version: str | None, key_id: str, request_id: str) -> Pin | None:
+        """Pin a version (None: unpin), recorded with who and when in the same transaction."""
+
+    def activations(self, policy_id: str, limit: int = 10) -> list[Activation]:
+        """The latest pins and unpins of a policy, newest first."""
+
+
+def to_micros(timestamp: str) -> int:
+    """RFC 3339 text -> UTC microseconds since the epoch (orderable, unlike the text)."""
+    parsed = _dt.datetime.fromisoformat(timestamp.replace("z", "Z").replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("a time zone is required")
+    delta = parsed - _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

@@ -1,0 +1,114 @@
+"""GET /v1/status, POST /v1/admin/reload, POST /v1/admin/policies/{id}/activate: the policy lifecycle."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Blueprint, g, jsonify
+from flask.typing import ResponseReturnValue
+
+from api.http.auth import ANY_ROLE, requires
+from api.http.bodies import check_schema, read_json
+from api.http.problems import LogUnavailable, problem_body, problem_response
+from api.lifecycle.board import assess
+from api.lifecycle.manager import Lifecycle
+from api.log.store import StoreError
+from api.state import state
+from engine.core.errors import NoActiveVersionError, UnknownPolicyError
+from engine.core.suggest import closest
+
+bp = Blueprint("lifecycle", __name__)
+
+
+def convergence(lifecycle: Lifecycle) -> tuple[dict[int, bool], list[str], list[dict[str, Any]]]:
+    """Every worker's published state, which ones serve the newest good set, and what is stale."""
+    lifecycle.publish()  # this worker's freshest state
+    settings = lifecycle.settings
+    workers = lifecycle.board.workers()
+    poll = settings.poll_interval_ms / 1000
+    heartbeat_after = max(settings.stale_after_ms / 1000, 3 * poll) if poll else None
+    converged, stale = assess(workers, lifecycle.board.target(), lifecycle.wall(),
+                              stale_after=settings.stale_after_ms / 1000, heartbeat_after=heartbeat_after)
+    return converged, stale, workers
+
+
+def _known(lifecycle: Lifecycle, policy_id: str) -> str:
+    ids = lifecycle.live.current.policy_ids()
+    if policy_id not in ids:
+        raise UnknownPolicyError(f"unknown policy {policy_id!r}", suggestion=closest(policy_id, ids))
+    return policy_id
+
+
+def policy_lifecycle(lifecycle: Lifecycle, policy_id: str) -> dict[str, Any]:
+    """Which version serves a policy, what the dates alone would choose, and the admin pin."""
+    current = lifecycle.live.current
+    active = lifecycle.active_versions(current).get(policy_id)
+    try:
+        scheduled: str | None = current.scheduled(policy_id, lifecycle.today()).version
+    except NoActiveVersionError:
+        scheduled = None
+    pin = lifecycle.pins.get(policy_id)
+    return {"id": policy_id, "active_version": active, "scheduled_version": scheduled,
+            "pin": pin.to_dict() if pin else None}
+
+
+@bp.get("/v1/status")
+@requires(ANY_ROLE)
+def status() -> ResponseReturnValue:
+    lifecycle = state().lifecycle
+    converged, stale, workers = convergence(lifecycle)
+    target = lifecycle.board.target()
+    policies = []
+    for pid in lifecycle.live.current.policy_ids():
+        body = policy_lifecycle(lifecycle, pid)
+        try:
+            body["activations"] = [a.to_dict() for a in state().store.activations(pid)]
+        except StoreError as e:
+            raise LogUnavailable(f"the activation history cannot be read: {e}") from e
+        policies.append(body)
+    newest = None if target is None else {k: target[k] for k in ("fingerprint", "published_at", "published_by",
+                                                                   "versions")}
+    return jsonify({
+        "pid": os.getpid(), "converged": all(converged.values()) and not stale, "problems": stale,
+        "newest_good_set": newest, "policies": policies,
+        "workers": [{**w, "converged": converged.get(w["pid"], False)} for w in workers],
+        "poll_interval_ms": lifecycle.settings.poll_interval_ms,
+        "stale_after_ms": lifecycle.settings.stale_after_ms,
+    })
+
+
+@bp.post("/v1/admin/reload")
+@requires("admin")
+def reload() -> ResponseReturnValue:
+    lifecycle = state().lifecycle
+    outcome = lifecycle.reload("api", force=True)
+    assert outcome is not None  # forced reloads always report
+    lifecycle.poller.fan_out()  # the other workers reload now too, not at their next poll
+    if outcome.outcome == "failed":
+        n = len(outcome.problems)
+        detail = (f"reload refused ({n} problem{'s' if n != 1 else ''}); the policies in service are unchanged: "
+                  + "; ".join(p.format() for p in outcome.problems[:5]))
+        return problem_response(problem_body(422, "reload_failed", "Reload refused", detail,
+                                             problems=[p.to_dict() for p in outcome.problems]))
+    return jsonify({**outcome.to_dict(), "pid": os.getpid(), "generation": lifecycle.live.generation,
+                    "versions": lifecycle.state()["versions"], "active": lifecycle.active_versions()})
+
+
+@bp.post("/v1/admin/policies/<policy_id>/activate")
+@requires("admin")
+def activate(policy_id: str) -> ResponseReturnValue:
+    lifecycle = state().lifecycle
+    body = check_schema("activate-request", read_json(state().settings.max_body_bytes))
+    policy_id = _known(lifecycle, policy_id)
+    version = body["version"]
+    if version is not None:
+        lifecycle.live.current.resolve(policy_id, version, lifecycle.today())  # 404 with "did you mean"
+    caller = g.get("caller")
+    try:
+        state().store.set_pin(policy_id, version, caller.key_id if caller else "anonymous", g.get("request_id", ""))
+    except StoreError as e:
+        raise LogUnavailable(f"the pin could not be recorded, so nothing changed: {e}") from e
+    lifecycle.sync_pins()
+    lifecycle.publish()
+    return jsonify({**policy_lifecycle(lifecycle, policy_id), "pins_version": lifecycle.pins_version})

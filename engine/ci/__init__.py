@@ -1,0 +1,1 @@
+"""Policy CI: scenarios and their runner, coverage, impact diff, reports. May import: runtime and below."""

@@ -1,0 +1,1 @@
+"""The attendance-policy command line, on top: nothing imports it; commands come by entry point."""

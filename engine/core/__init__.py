@@ -1,0 +1,1 @@
+"""Errors, did-you-mean, the JSON Schemas, timestamps, atomic files. Imports nothing of ours."""

@@ -1,0 +1,1 @@
+"""Decider, reference interpreter, rationale, Decision types. May import: compile, policy, facts, core."""

@@ -1,0 +1,1 @@
+"""Session facts: strict JSON, schema checks, defaults, the fact catalogue. May import: core."""
