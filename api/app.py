@@ -17,9 +17,9 @@ from api.http.schemas import API_SCHEMAS
 from api.http.schemas import load as load_schema
 from api.lifecycle.manager import Lifecycle
 from api.log.sqlite import SQLiteStore
-from api.log.store import DecisionStore, StoreError
+from api.log.store import DecisionStore
 from api.state import EXTENSION, AppState, state
-from engine.core.errors import Problem
+from engine.core.errors import Problem, StoreError
 from engine.policy.loader import load_rules
 from engine.policy.semantics import redaction_problems
 from engine.runtime.engine import Engine

@@ -65,7 +65,7 @@ exit status: 0 same result, 1 different (a diff is printed), 2 not replayable (t
 def cmd_replay(args: argparse.Namespace) -> int:
     from api.log.replay import load_version, replay
     from api.log.sqlite import SQLiteStore
-    from api.log.store import StoreError
+    from engine.core.errors import StoreError
 
     overrides: dict[str, Any] = {"path": args.database, "rules": (args.rules,) if args.rules else None}
     try:

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 
 from engine import Engine, PolicySet, load_rules
-from engine.core.errors import NoActiveVersionError, PolicyLoadError, Problem
+from engine.core.errors import NoActiveVersionError, PinnedVersionUnavailableError, PolicyLoadError, Problem
 from engine.runtime.live import LivePolicies
-from engine.runtime.registry import PinnedVersionUnavailableError
 from engine.runtime.reload import ReloadError, fingerprint, load_sources, prepare, scan
 from support.policies import couples, minimal_policy, write_policy
 

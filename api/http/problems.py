@@ -9,12 +9,23 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from engine.core.errors import PolicyError, Problem, UnknownPolicyError
+from engine.core.errors import (
+    EngineError,
+    FactsError,
+    MalformedJSONError,
+    NoActiveVersionError,
+    PinnedVersionUnavailableError,
+    PolicyError,
+    Problem,
+    StoreError,
+    UnknownPolicyError,
+)
+from engine.runtime.reload import ReloadError
 
 __all__ = [
     "ApiError", "BadRequest", "Forbidden", "InvalidQuery", "LogUnavailable", "NotFound", "PayloadTooLarge",
-    "TooManyItems", "Unauthenticated", "UnsupportedMediaType", "TYPE_BASE", "describe", "problem_body",
-    "problem_response", "register",
+    "STATUS", "TooManyItems", "Unauthenticated", "UnsupportedMediaType", "TYPE_BASE", "describe",
+    "problem_body", "problem_response", "register", "status_of",
 ]
 
 TYPE_BASE = "https://attendance-policy.example/problems/"
@@ -23,11 +34,9 @@ log = logging.getLogger("attendance_policy.errors")
 
 
 class ApiError(PolicyError):
-    """An HTTP-level error of ours: a status, a stable code, a title, and headers to send."""
+    """An HTTP-level error of ours: a stable code, a title, and headers to send (its status: `STATUS`)."""
 
-    status = 500
-    code = "internal_error"
-    title = "Internal error"
+    code, title = "internal_error", "Internal error"
 
     def __init__(self, detail: str, *, problems: list[Problem] | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -36,58 +45,60 @@ class ApiError(PolicyError):
 
 
 class BadRequest(ApiError):
-    status, code, title = 400, "invalid_request", "Invalid request"
+    code, title = "invalid_request", "Invalid request"
 
 
 class InvalidQuery(ApiError):
-    status, code, title = 400, "invalid_query", "Invalid query parameter"
+    code, title = "invalid_query", "Invalid query parameter"
 
 
 class Unauthenticated(ApiError):
-    status, code, title = 401, "unauthenticated", "Authentication required"
+    code, title = "unauthenticated", "Authentication required"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="attendance-policy"'})
 
 
 class Forbidden(ApiError):
-    status, code, title = 403, "forbidden", "Forbidden"
+    code, title = "forbidden", "Forbidden"
 
 
 class NotFound(ApiError):
-    status, code, title = 404, "not_found", "Not found"
+    code, title = "not_found", "Not found"
 
 
 class PayloadTooLarge(ApiError):
-    status, code, title = 413, "payload_too_large", "Request body too large"
+    code, title = "payload_too_large", "Request body too large"
 
 
 class TooManyItems(ApiError):
-    status, code, title = 413, "too_many_items", "Too many batch items"
+    code, title = "too_many_items", "Too many batch items"
 
 
 class UnsupportedMediaType(ApiError):
-    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+    code, title = "unsupported_media_type", "Unsupported media type"
 
 
 class LogUnavailable(ApiError):
     """The decision log cannot be written: no decision is returned (undocumented = did not happen)."""
 
-    status, code, title = 503, "decision_log_unavailable", "Decision log unavailable"
+    code, title = StoreError.code, StoreError.title
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"Retry-After": "5"})
 
 
-# Engine errors keep their own codes; only the HTTP status is decided here.
-_ENGINE: dict[str, tuple[int, str]] = {
-    "malformed_json": (400, "Malformed JSON"),
-    "invalid_facts": (400, "Invalid session facts"),
-    "unknown_policy": (404, "Unknown policy"),
-    "unknown_policy_version": (404, "Unknown policy version"),
-    "no_active_version": (409, "No policy version in effect"),
-    "pinned_version_unavailable": (503, "Pinned policy version not loaded"),
-    "engine_error": (500, "The engine could not decide"),
+# The HTTP status of each error type (the most specific listed class wins, along the MRO).
+# A PolicyError of a type not listed here is a bug: it is logged and answered 500.
+STATUS: dict[type[PolicyError], int] = {
+    BadRequest: 400, InvalidQuery: 400, FactsError: 400,
+    Unauthenticated: 401, Forbidden: 403,
+    NotFound: 404, UnknownPolicyError: 404,
+    NoActiveVersionError: 409,
+    PayloadTooLarge: 413, TooManyItems: 413, UnsupportedMediaType: 415,
+    ReloadError: 422,
+    EngineError: 500,
+    LogUnavailable: 503, StoreError: 503, PinnedVersionUnavailableError: 503,
 }
 
 _HTTP: dict[int, tuple[str, str]] = {
@@ -95,6 +106,11 @@ _HTTP: dict[int, tuple[str, str]] = {
     405: ("method_not_allowed", "Method not allowed"),
     413: ("payload_too_large", "Request body too large"),
 }
+
+
+def status_of(exc: PolicyError) -> int | None:
+    """The HTTP status of an error, by its type; None for a type that should never reach a client."""
+    return next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), None)
 
 
 def problem_body(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
@@ -109,22 +125,23 @@ def problem_body(status: int, code: str, title: str, detail: str, **extra: Any) 
 
 
 def _errors(problems: list[Problem], prefix: str) -> list[dict[str, str]] | None:
-    if not problems or all(p.code == "malformed_json" for p in problems):
+    if not problems:
         return None
     return [{"path": f"{prefix}{p.path}" if p.path else prefix.rstrip("."), "message": p.message} for p in problems]
 
 
 def describe(exc: BaseException, *, facts_prefix: str = "facts.") -> tuple[dict[str, Any], dict[str, str]]:
     """(problem body, headers) for any exception; nothing internal leaks into it."""
-    if isinstance(exc, ApiError):
-        errors = _errors(exc.problems, "")
-        return problem_body(exc.status, exc.code, exc.title, exc.message, errors=errors), exc.headers
-    if isinstance(exc, PolicyError) and exc.code in _ENGINE:
-        status, title = _ENGINE[exc.code]
+    status = status_of(exc) if isinstance(exc, PolicyError) else None
+    if isinstance(exc, ApiError) and status is not None:
+        return problem_body(status, exc.code, exc.title, exc.message, errors=_errors(exc.problems, "")), exc.headers
+    if isinstance(exc, PolicyError) and status is not None:
         suggestion = exc.suggestion if isinstance(exc, UnknownPolicyError) else None
-        detail = exc.problems[0].message if exc.code == "malformed_json" and exc.problems else exc.message
-        return problem_body(status, exc.code, title, detail, suggestion=suggestion,
-                            errors=_errors(exc.problems, facts_prefix)), {}
+        detail = exc.reason if isinstance(exc, MalformedJSONError) else exc.message
+        if isinstance(exc, ReloadError):  # problems in files, each with its file:line:column
+            return problem_body(status, exc.code, exc.title, detail, problems=[p.to_dict() for p in exc.problems]), {}
+        errors = None if isinstance(exc, MalformedJSONError) else _errors(exc.problems, facts_prefix)
+        return problem_body(status, exc.code, exc.title, detail, suggestion=suggestion, errors=errors), {}
     if isinstance(exc, HTTPException) and exc.code in _HTTP:
         code, title = _HTTP[exc.code]
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}

@@ -3,12 +3,13 @@
 Triggers (see `api.lifecycle.poller`): a poll of the rules files every
 `policies.poll_interval_ms` (stat, then sha256 of what moved), SIGHUP (the master
 forwards it to every worker, see `api.gunicorn.server`), and `POST /v1/admin/reload`
-(which also asks the master to tell every other worker). A reload is prepared completely (`engine.reload.prepare`)
-before anything changes, then swapped in whole (`engine.runtime.live`); a failed one
-changes nothing and is kept as `last_error`. Pins live in the decision log
-database; each request first compares one number (`pins_version`) with the one
-this worker applied, so a pin made through any worker holds on every worker's
-next request, not a poll interval later.
+(which also asks the master to tell every other worker). A reload is prepared
+completely (`engine.runtime.reload.prepare`) before anything changes, then
+swapped in whole (`engine.runtime.live`); a failed one changes nothing and is
+kept as `last_error`. Pins live in the decision log database; each request first
+compares one number (`pins_version`) with the one this worker applied, so a pin
+made through any worker holds on every worker's next request, not a poll
+interval later.
 """
 
 from __future__ import annotations
@@ -19,51 +20,25 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from api.config.settings import Settings
 from api.http.metrics import Metrics
 from api.lifecycle.board import Board
 from api.lifecycle.poller import Poller
-from api.log.store import DecisionStore, Pin, StoreError
-from engine.core.errors import NoActiveVersionError, PolicyError, Problem
+from api.lifecycle.states import OUTCOMES, Outcome, ReloadOutcome, TargetSet, Trigger, WorkerState, versions_of
+from api.log.store import DecisionStore, Pin
+from engine.core.errors import NoActiveVersionError, PolicyError, Problem, StoreError
+from engine.core.timefmt import from_epoch
 from engine.policy.loader import load_rules
 from engine.runtime.engine import Engine
 from engine.runtime.live import LivePolicies
 from engine.runtime.registry import PolicySet
 from engine.runtime.reload import DiskState, ReloadPlan, fingerprint, load_sources, prepare, scan
 
-__all__ = ["Lifecycle", "ReloadOutcome", "iso"]
+__all__ = ["Lifecycle"]
 
 log = logging.getLogger("attendance_policy.lifecycle")
 RELOADS = "attendance_policy_reloads_total"
-
-
-def iso(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass
-class ReloadOutcome:
-    """What one reload attempt did: `reloaded`, `unchanged` or `failed` (with every problem)."""
-
-    outcome: str
-    trigger: str
-    at: str
-    seconds: float
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"outcome": self.outcome, "trigger": self.trigger, "at": self.at,
-                               "seconds": round(self.seconds, 4), "added": self.added, "changed": self.changed,
-                               "removed": self.removed}
-        if self.problems:
-            out["problems"] = [p.to_dict() for p in self.problems]
-        return out
 
 
 class Lifecycle:
@@ -84,7 +59,7 @@ class Lifecycle:
         self.pins_version = -1
         self.last_reload: ReloadOutcome | None = None
         self.last_error: ReloadOutcome | None = None
-        self.counts = {"reloaded": 0, "unchanged": 0, "failed": 0}
+        self.counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         self._adopt_failed: str | None = None
         self._reload_lock = threading.Lock()
         self._pins_lock = threading.Lock()
@@ -119,7 +94,7 @@ class Lifecycle:
 
     # ---- reloading -----------------------------------------------------------------------------------------
 
-    def reload(self, trigger: str, *, force: bool = True) -> ReloadOutcome | None:
+    def reload(self, trigger: Trigger, *, force: bool = True) -> ReloadOutcome | None:
         """Reload from the rules files; None when not forced and nothing changed since the last attempt."""
         with self._reload_lock:
             self.sync_pins()  # the removal checks need the pins in force now
@@ -145,19 +120,19 @@ class Lifecycle:
     def adopt(self) -> ReloadOutcome | None:
         """Take the newest good set another worker published, if it is newer than what this one loaded."""
         target = self.board.target()
-        if target is None or target["seen_at_ns"] <= self.loaded_disk.seen_at_ns:
+        if target is None or target.seen_at_ns <= self.loaded_disk.seen_at_ns:
             return None
-        if target["fingerprint"] in (fingerprint(self.live.current), self._adopt_failed):
+        if target.fingerprint in (fingerprint(self.live.current), self._adopt_failed):
             return None
         with self._reload_lock:
             started = time.perf_counter()
             try:
-                plan = prepare(self.live.current, load_sources(target["sources"]), today=self.today(), locks=False,
+                plan = prepare(self.live.current, load_sources(target.sources), today=self.today(), locks=False,
                                lint=False, compile_timeout=self.settings.compile_timeout_ms / 1000)
             except PolicyError as e:
-                self._adopt_failed = target["fingerprint"]
+                self._adopt_failed = target.fingerprint
                 return self._failed("adopt", e, started)
-            disk = DiskState({k: (v[0], v[1], v[2]) for k, v in target["disk"].items()}, target["seen_at_ns"])
+            disk = DiskState(dict(target.disk), target.seen_at_ns)
             error = self.last_error
             outcome = self._swap(plan, "adopt", disk, started)
             if self.attempted.seen_at_ns < disk.seen_at_ns:
@@ -166,7 +141,7 @@ class Lifecycle:
                 self.last_error = error  # the files this worker tried since are still refused
             return outcome
 
-    def _swap(self, plan: ReloadPlan, trigger: str, disk: DiskState, started: float) -> ReloadOutcome:
+    def _swap(self, plan: ReloadPlan, trigger: Trigger, disk: DiskState, started: float) -> ReloadOutcome:
         if plan.unchanged:  # e.g. only a version lock or a file's time changed: keep the set (and its memos)
             plan.abandon()
             self.loaded_disk, self.last_error = disk, None
@@ -199,22 +174,21 @@ class Lifecycle:
             log.warning("cannot publish the newest good policy set: %s", e)
 
     def _offer(self, current: PolicySet, disk: DiskState) -> None:
-        self.board.offer({
-            "fingerprint": fingerprint(current), "seen_at_ns": disk.seen_at_ns, "published_at": iso(self.wall()),
-            "published_by": os.getpid(), "versions": _versions(current),
-            "disk": {k: list(v) for k, v in disk.files.items()},
-            "sources": {c.policy.file: c.policy.source_text for c in current.compiled.values()},
-        })
+        self.board.offer(TargetSet(
+            fingerprint=fingerprint(current), seen_at_ns=disk.seen_at_ns, published_at=from_epoch(self.wall()),
+            published_by=os.getpid(), versions=versions_of(current), disk=dict(disk.files),
+            sources={c.policy.file: c.policy.source_text for c in current.compiled.values()}))
 
-    def _failed(self, trigger: str, error: PolicyError, started: float) -> ReloadOutcome:
+    def _failed(self, trigger: Trigger, error: PolicyError, started: float) -> ReloadOutcome:
         problems = error.problems or [Problem(error.code, error.message, "")]
         outcome = self._record(self._outcome("failed", trigger, started, problems=problems))
         log.warning("policy reload refused (%s), still serving the previous set: %s", trigger,
                     "; ".join(p.format() for p in problems))
         return outcome
 
-    def _outcome(self, kind: str, trigger: str, started: float, **lists: Any) -> ReloadOutcome:
-        return ReloadOutcome(kind, trigger, iso(self.wall()), time.perf_counter() - started, **lists)
+    def _outcome(self, kind: Outcome, trigger: Trigger, started: float, **lists: list[str] | list[Problem]
+                 ) -> ReloadOutcome:
+        return ReloadOutcome(kind, trigger, from_epoch(self.wall()), time.perf_counter() - started, **lists)  # type: ignore[arg-type]
 
     def _record(self, outcome: ReloadOutcome) -> ReloadOutcome:
         self.last_reload = outcome
@@ -229,7 +203,7 @@ class Lifecycle:
         self.publish()
         return outcome
 
-    def tick(self, trigger: str = "poll", *, force: bool = False) -> None:
+    def tick(self, trigger: Trigger = "poll", *, force: bool = False) -> None:
         """One round: pins, the newest good set of the other workers, the files; then publish."""
         self.sync_pins()
         self.adopt()
@@ -238,18 +212,16 @@ class Lifecycle:
 
     # ---- what this worker reports ------------------------------------------------------------------------------
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> WorkerState:
         current = self.live.current
-        return {
-            "pid": os.getpid(), "generation": self.live.generation, "fingerprint": fingerprint(current),
-            "loaded_at": iso(self.loaded_at), "heartbeat_at": iso(self.wall()), "versions": _versions(current),
-            "active": self.active_versions(current), "pins": dict(current.pins),
-            "pin_problems": [f"{p!r} is pinned to {v}, which this worker has not loaded"
-                             for p, v in current.pins.items() if f"{p}@{v}" not in current.compiled],
-            "last_reload": self.last_reload.to_dict() if self.last_reload else None,
-            "last_error": self.last_error.to_dict() if self.last_error else None,
-            "reloads": dict(self.counts), "retired_not_freed": self.live.pending(),
-        }
+        return WorkerState(
+            pid=os.getpid(), generation=self.live.generation, fingerprint=fingerprint(current),
+            loaded_at=from_epoch(self.loaded_at), heartbeat_at=from_epoch(self.wall()), versions=versions_of(current),
+            active=self.active_versions(current), pins=dict(current.pins),
+            pin_problems=[f"{p!r} is pinned to {v}, which this worker has not loaded"
+                          for p, v in current.pins.items() if f"{p}@{v}" not in current.compiled],
+            last_reload=self.last_reload, last_error=self.last_error, reloads=dict(self.counts),
+            retired_not_freed=self.live.pending())
 
     def active_versions(self, current: PolicySet | None = None) -> dict[str, str | None]:
         current = current or self.live.current
@@ -264,7 +236,7 @@ class Lifecycle:
     def publish(self) -> None:
         with self._publish_lock:
             try:
-                self.board.put(os.getpid(), self.state())
+                self.board.put(self.state())
             except OSError as e:
                 log.warning("cannot publish the worker's policy state: %s", e)
 
@@ -274,8 +246,3 @@ class _PinLost(Exception):
         super().__init__(", ".join(keys))
         self.keys = keys
 
-
-def _versions(policies: PolicySet) -> list[dict[str, str]]:
-    return [{"policy": c.policy.id, "version": c.policy.version, "sha256": c.policy.sha256,
-             "effective_from": c.policy.effective_from.isoformat(), "file": c.policy.file}
-            for _, c in sorted(policies.compiled.items(), key=lambda kv: (kv[1].policy.id, kv[1].policy.version_tuple))]

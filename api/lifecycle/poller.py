@@ -8,6 +8,8 @@ import signal
 import threading
 from typing import TYPE_CHECKING
 
+from api.lifecycle.states import Trigger
+
 if TYPE_CHECKING:
     from api.lifecycle.manager import Lifecycle
 
@@ -24,11 +26,11 @@ class Poller:
         self.master_pid: int | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._trigger: str | None = None
+        self._trigger: Trigger | None = None
         self._thread: threading.Thread | None = None
         self._sighup = False
 
-    def request(self, trigger: str) -> None:
+    def request(self, trigger: Trigger) -> None:
         """Ask for a round now (called from the SIGHUP handler: it only sets an event)."""
         self._trigger = trigger
         self._wake.set()

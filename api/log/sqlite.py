@@ -26,7 +26,8 @@ from typing import Any
 
 import orjson
 
-from api.log.store import Activation, LogEntry, Page, Pin, Query, Record, StoreError, to_micros
+from api.log.store import Activation, LogEntry, Page, Pin, Query, Record, to_micros
+from engine.core.errors import StoreError
 
 __all__ = ["SQLiteStore", "MIGRATIONS", "SCHEMA_VERSION"]
 

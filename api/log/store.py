@@ -7,10 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Activation", "DecisionStore", "LogEntry", "Page", "Pin", "Query", "Record", "StoreError", "to_micros"]
-
-class StoreError(Exception):
-    """The log could not be read or written; the caller turns it into a 503."""
+__all__ = ["Activation", "DecisionStore", "LogEntry", "Page", "Pin", "Query", "Record", "to_micros"]
 
 
 @dataclass(frozen=True)

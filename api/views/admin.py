@@ -10,18 +10,18 @@ from flask.typing import ResponseReturnValue
 
 from api.http.auth import ANY_ROLE, requires
 from api.http.bodies import check_schema, read_json
-from api.http.problems import LogUnavailable, problem_body, problem_response
+from api.http.problems import LogUnavailable
 from api.lifecycle.board import assess
 from api.lifecycle.manager import Lifecycle
-from api.log.store import StoreError
+from api.lifecycle.states import WorkerState
 from api.state import state
-from engine.core.errors import NoActiveVersionError, UnknownPolicyError
-from engine.core.suggest import closest
+from engine.core.errors import NoActiveVersionError, StoreError
+from engine.runtime.reload import ReloadError
 
 bp = Blueprint("lifecycle", __name__)
 
 
-def convergence(lifecycle: Lifecycle) -> tuple[dict[int, bool], list[str], list[dict[str, Any]]]:
+def convergence(lifecycle: Lifecycle) -> tuple[dict[int, bool], list[str], list[WorkerState]]:
     """Every worker's published state, which ones serve the newest good set, and what is stale."""
     lifecycle.publish()  # this worker's freshest state
     settings = lifecycle.settings
@@ -32,12 +32,6 @@ def convergence(lifecycle: Lifecycle) -> tuple[dict[int, bool], list[str], list[
                               stale_after=settings.stale_after_ms / 1000, heartbeat_after=heartbeat_after)
     return converged, stale, workers
 
-
-def _known(lifecycle: Lifecycle, policy_id: str) -> str:
-    ids = lifecycle.live.current.policy_ids()
-    if policy_id not in ids:
-        raise UnknownPolicyError(f"unknown policy {policy_id!r}", suggestion=closest(policy_id, ids))
-    return policy_id
 
 
 def policy_lifecycle(lifecycle: Lifecycle, policy_id: str) -> dict[str, Any]:
@@ -67,12 +61,11 @@ def status() -> ResponseReturnValue:
         except StoreError as e:
             raise LogUnavailable(f"the activation history cannot be read: {e}") from e
         policies.append(body)
-    newest = None if target is None else {k: target[k] for k in ("fingerprint", "published_at", "published_by",
-                                                                   "versions")}
+    newest = None if target is None else target.summary()
     return jsonify({
         "pid": os.getpid(), "converged": all(converged.values()) and not stale, "problems": stale,
         "newest_good_set": newest, "policies": policies,
-        "workers": [{**w, "converged": converged.get(w["pid"], False)} for w in workers],
+        "workers": [{**w.to_dict(), "converged": converged.get(w.pid, False)} for w in workers],
         "poll_interval_ms": lifecycle.settings.poll_interval_ms,
         "stale_after_ms": lifecycle.settings.stale_after_ms,
     })
@@ -86,13 +79,10 @@ def reload() -> ResponseReturnValue:
     assert outcome is not None  # forced reloads always report
     lifecycle.poller.fan_out()  # the other workers reload now too, not at their next poll
     if outcome.outcome == "failed":
-        n = len(outcome.problems)
-        detail = (f"reload refused ({n} problem{'s' if n != 1 else ''}); the policies in service are unchanged: "
-                  + "; ".join(p.format() for p in outcome.problems[:5]))
-        return problem_response(problem_body(422, "reload_failed", "Reload refused", detail,
-                                             problems=[p.to_dict() for p in outcome.problems]))
+        raise ReloadError(outcome.problems)
+    versions = [v.to_dict() for v in lifecycle.state().versions]
     return jsonify({**outcome.to_dict(), "pid": os.getpid(), "generation": lifecycle.live.generation,
-                    "versions": lifecycle.state()["versions"], "active": lifecycle.active_versions()})
+                    "versions": versions, "active": lifecycle.active_versions()})
 
 
 @bp.post("/v1/admin/policies/<policy_id>/activate")
@@ -100,7 +90,7 @@ def reload() -> ResponseReturnValue:
 def activate(policy_id: str) -> ResponseReturnValue:
     lifecycle = state().lifecycle
     body = check_schema("activate-request", read_json(state().settings.max_body_bytes))
-    policy_id = _known(lifecycle, policy_id)
+    policy_id = lifecycle.live.current.known(policy_id)
     version = body["version"]
     if version is not None:
         lifecycle.live.current.resolve(policy_id, version, lifecycle.today())  # 404 with "did you mean"

@@ -10,8 +10,9 @@ from flask.typing import ResponseReturnValue
 
 from api.http.auth import requires
 from api.http.problems import InvalidQuery, LogUnavailable, NotFound
-from api.log.store import Page, Query, StoreError, to_micros
+from api.log.store import Page, Query, to_micros
 from api.state import state
+from engine.core.errors import StoreError
 from engine.core.schemas import FORMAT_CHECKER
 
 bp = Blueprint("audit", __name__)

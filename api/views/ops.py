@@ -8,9 +8,9 @@ from flask.typing import ResponseReturnValue
 from api.http.auth import requires
 from api.http.openapi import document
 from api.http.problems import problem_body, problem_response
-from api.log.store import StoreError
 from api.state import state
 from api.views.admin import convergence
+from engine.core.errors import StoreError
 
 bp = Blueprint("ops", __name__)
 

@@ -10,8 +10,7 @@ from flask.typing import ResponseReturnValue
 from api.http.auth import ANY_ROLE, requires
 from api.state import state
 from api.views.admin import policy_lifecycle
-from engine.core.errors import NoActiveVersionError, UnknownPolicyError
-from engine.core.suggest import closest
+from engine.core.errors import NoActiveVersionError
 from engine.policy.model import Policy
 
 bp = Blueprint("policies", __name__)
@@ -24,12 +23,6 @@ def _active(policy_id: str) -> str | None:
     except NoActiveVersionError:
         return None
 
-
-def _known(policy_id: str) -> str:
-    ids = state().engine.policies.policy_ids()
-    if policy_id not in ids:
-        raise UnknownPolicyError(f"unknown policy {policy_id!r}", suggestion=closest(policy_id, ids))
-    return policy_id
 
 
 def _summary(p: Policy, active: str | None) -> dict[str, Any]:
@@ -57,13 +50,13 @@ def list_policies() -> ResponseReturnValue:
 @bp.get("/v1/policies/<policy_id>")
 @requires(ANY_ROLE)
 def get_policy(policy_id: str) -> ResponseReturnValue:
-    return jsonify(_info(_known(policy_id)))
+    return jsonify(_info(state().engine.policies.known(policy_id)))
 
 
 @bp.get("/v1/policies/<policy_id>/versions/<version>")
 @requires(ANY_ROLE)
 def get_version(policy_id: str, version: str) -> ResponseReturnValue:
-    p = state().engine.resolve(_known(policy_id), version).policy
+    p = state().engine.resolve(state().engine.policies.known(policy_id), version).policy
     body = _summary(p, _active(p.id))
     body.pop("rules")
     return jsonify({

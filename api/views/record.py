@@ -11,8 +11,9 @@ from flask import g
 from api.http.bodies import DecisionRequest
 from api.http.problems import LogUnavailable
 from api.log.redaction import redact
-from api.log.store import LogEntry, StoreError
+from api.log.store import LogEntry
 from api.state import state
+from engine.core.errors import StoreError
 from engine.decide.rationale import Decision
 
 __all__ = ["Decided", "commit", "evaluate", "outcome"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.ci.scenarios import Scenario, load_scenarios, scenario_files
-from engine.core.errors import PolicyLoadError, Problem, UnknownPolicyError
+from engine.core.errors import PolicyLoadError, Problem, UnknownPolicyError, UnknownPolicyVersionError
 from engine.core.suggest import closest
 from engine.policy.loader import load_policy, load_rules, policy_files
 from engine.policy.model import Policy
@@ -55,8 +55,8 @@ def resolve_ref(ref: str, rules_dir: str) -> Policy:
     found = [f for f in policy_files([folder]) if f.parent == folder]
     match = [f for f in found if f.name.rsplit(".", 1)[0] == version]
     if not match:
-        raise UnknownPolicyError(f"policy {policy_id!r} has no version {version!r} in {folder}",
-                                 suggestion=closest(version, [f.name.rsplit(".", 1)[0] for f in found]), version=True)
+        raise UnknownPolicyVersionError(f"policy {policy_id!r} has no version {version!r} in {folder}",
+                                        suggestion=closest(version, [f.name.rsplit(".", 1)[0] for f in found]))
     return load_policy(match[0])
 
 

@@ -40,9 +40,15 @@ class Problem:
 
 
 class PolicyError(Exception):
-    """Base class of every error this project raises on purpose."""
+    """Base class of every error this project raises on purpose.
+
+    Each subclass names its failure by type: a stable `code`, a human `title`, and
+    its context as attributes. Nothing changes `code` on an instance; callers (the
+    HTTP handler, the command line) choose what to do by type.
+    """
 
     code = "policy_error"
+    title = "Policy error"
 
     def __init__(self, message: str, *, problems: list[Problem] | None = None) -> None:
         super().__init__(message)
@@ -53,7 +59,7 @@ class PolicyError(Exception):
 class PolicyLoadError(PolicyError):
     """A policy file (or a set of them) is invalid; `problems` lists every issue."""
 
-    code = "invalid_policy"
+    code, title = "invalid_policy", "Invalid policy"
 
     def __init__(self, problems: list[Problem]) -> None:
         n = len(problems)
@@ -64,37 +70,57 @@ class PolicyLoadError(PolicyError):
 class FactsError(PolicyError):
     """Session facts do not match the facts schema; `problems` lists every issue."""
 
-    code = "invalid_facts"
+    code, title = "invalid_facts", "Invalid session facts"
 
     def __init__(self, problems: list[Problem]) -> None:
         lines = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems)
         super().__init__(f"invalid facts: {lines}", problems=problems)
 
 
+class MalformedJSONError(FactsError):
+    """The body is not strict JSON (syntax, encoding, duplicate keys, lone surrogates...); `reason` says where."""
+
+    code, title = "malformed_json", "Malformed JSON"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__([Problem(self.code, reason, "")])
+        self.reason = reason
+
+
 class UnknownPolicyError(PolicyError):
-    """The requested policy or version is not loaded."""
+    """The requested policy is not loaded; `suggestion` is the closest loaded one."""
 
-    code = "unknown_policy"
+    code, title = "unknown_policy", "Unknown policy"
 
-    def __init__(self, message: str, *, suggestion: str | None = None, version: bool = False) -> None:
+    def __init__(self, message: str, *, suggestion: str | None = None) -> None:
         if suggestion:
             message = f"{message}; did you mean {suggestion!r}?"
         super().__init__(message)
         self.suggestion = suggestion
-        if version:
-            self.code = "unknown_policy_version"
+
+
+class UnknownPolicyVersionError(UnknownPolicyError):
+    """The policy is loaded, but not the requested version."""
+
+    code, title = "unknown_policy_version", "Unknown policy version"
 
 
 class NoActiveVersionError(PolicyError):
     """No version of the policy is in effect yet."""
 
-    code = "no_active_version"
+    code, title = "no_active_version", "No policy version in effect"
+
+
+class PinnedVersionUnavailableError(NoActiveVersionError):
+    """An admin pinned a version that this set has not loaded (yet): refuse rather than guess."""
+
+    code, title = "pinned_version_unavailable", "Pinned policy version not loaded"
 
 
 class EngineError(PolicyError):
     """durable_rules refused or failed; the worker stays up and the decision is not made."""
 
-    code = "engine_error"
+    code, title = "engine_error", "The engine could not decide"
 
     def __init__(self, message: str, *, ruleset: str | None = None) -> None:
         super().__init__(message)
@@ -104,11 +130,17 @@ class EngineError(PolicyError):
 class CompileError(PolicyError):
     """A policy version could not be compiled into a durable_rules ruleset."""
 
-    code = "compile_error"
+    code, title = "compile_error", "Policy version does not compile"
 
     def __init__(self, message: str, *, ruleset: str | None = None, problems: list[Problem] | None = None) -> None:
         super().__init__(message, problems=problems)
         self.ruleset = ruleset
+
+
+class StoreError(PolicyError):
+    """The decision log could not be read or written (the service answers 503; nothing is lost)."""
+
+    code, title = "decision_log_unavailable", "Decision log unavailable"
 
 
 def print_problems(problems: Sequence[Problem], stream: TextIO | None = None) -> None:

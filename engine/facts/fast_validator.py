@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from engine.core.errors import PolicyError
 from engine.core.schemas import FORMAT_CHECKER, load_schema
 
 __all__ = ["build_checker", "checker_for", "facts_ok"]
@@ -35,14 +36,20 @@ _TYPES: dict[str, Check] = {
 }
 
 
-class UnsupportedSchema(Exception):
-    """The facts schema uses a keyword this checker does not implement."""
+class UnsupportedSchema(PolicyError):
+    """The facts schema uses a keyword this checker does not implement (jsonschema alone then decides)."""
+
+    code, title = "unsupported_schema", "Facts schema keyword not supported by the fast check"
+
+    def __init__(self, keywords: list[str]) -> None:
+        super().__init__(f"unsupported keywords {keywords}")
+        self.keywords = keywords
 
 
 def _node(schema: dict[str, Any]) -> Check:
     unknown = set(schema) - _SUPPORTED
     if unknown:
-        raise UnsupportedSchema(f"unsupported keywords {sorted(unknown)}")
+        raise UnsupportedSchema(sorted(unknown))
     checks: list[Check] = []
     names = [schema["type"]] if isinstance(schema.get("type"), str) else schema.get("type", [])
     if names:

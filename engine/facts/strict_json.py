@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from engine.core.errors import FactsError, Problem
+from engine.core.errors import MalformedJSONError
 
 __all__ = ["loads_strict"]
 
@@ -53,7 +53,7 @@ def _bad_text(value: Any) -> str | None:
 
 
 def loads_strict(text: str | bytes) -> Any:
-    """Parse JSON or raise FactsError(code `malformed_json`) saying where and why."""
+    """Parse JSON or raise MalformedJSONError saying where and why."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -74,7 +74,5 @@ def loads_strict(text: str | bytes) -> Any:
     return value
 
 
-def _error(message: str) -> FactsError:
-    err = FactsError([Problem("malformed_json", message, "")])
-    err.code = "malformed_json"
-    return err
+def _error(message: str) -> MalformedJSONError:
+    return MalformedJSONError(message)

@@ -10,6 +10,7 @@ the compiler turns each path into one durable rule (engine.compile.translate).
 
 from __future__ import annotations
 
+from engine.core.errors import PolicyError
 from engine.policy.model import All, AnyOf, Condition, Leaf, to_nnf
 
 __all__ = ["MAX_PATHS_PER_RULE", "Path", "TooManyPaths", "path_count", "paths"]
@@ -18,11 +19,13 @@ MAX_PATHS_PER_RULE = 48
 
 Path = tuple[Leaf, ...]
 
-class TooManyPaths(Exception):
-    """A condition expands to more alternative paths than the engine can hold."""
+class TooManyPaths(PolicyError):
+    """A condition expands to more alternative paths than the engine can hold; `count` is where expansion stopped."""
+
+    code, title = "too_many_paths", "Too many alternative paths"
 
     def __init__(self, count: int) -> None:
-        super().__init__(count)
+        super().__init__(f"the condition expands to more than {count - 1} alternative paths")
         self.count = count
 
 

@@ -8,18 +8,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from engine.compile.ruleset import CompiledPolicy, compile_policy
-from engine.core.errors import NoActiveVersionError, UnknownPolicyError
+from engine.core.errors import (
+    NoActiveVersionError,
+    PinnedVersionUnavailableError,
+    UnknownPolicyError,
+    UnknownPolicyVersionError,
+)
 from engine.core.suggest import closest
 from engine.decide.decider import MEMO_SIZE, Decider
 from engine.policy.model import Policy
 
-__all__ = ["PinnedVersionUnavailableError", "PolicySet"]
+__all__ = ["PolicySet"]
 
-
-class PinnedVersionUnavailableError(NoActiveVersionError):
-    """An admin pinned a version that this set has not loaded (yet): refuse rather than guess."""
-
-    code = "pinned_version_unavailable"
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class PolicySet:
         pinned = self.pins.get(policy_id)
         if pinned is None:
             return self.scheduled(policy_id, today)
-        found = self.compiled.get(f"{self._known(policy_id)}@{pinned}")
+        found = self.compiled.get(f"{self.known(policy_id)}@{pinned}")
         if found is None:
             raise PinnedVersionUnavailableError(f"{policy_id!r} is pinned to version {pinned}, which is not loaded "
                                                 "here (yet); restore its file or unpin it")
@@ -74,7 +74,7 @@ class PolicySet:
         cached = self._active.get((policy_id, today))
         if cached is not None:
             return cached
-        versions = self.versions(self._known(policy_id))
+        versions = self.versions(self.known(policy_id))
         live = [p for p in versions if p.effective_from <= today]
         if not live:
             first = min(p.effective_from for p in versions)
@@ -92,17 +92,18 @@ class PolicySet:
             if len(ids) != 1:
                 raise UnknownPolicyError(f"several policies are loaded ({', '.join(ids)}); name one")
             policy_id = ids[0]
-        policy_id = self._known(policy_id)
+        policy_id = self.known(policy_id)
         if version is None:
             return self.compiled[self.active(policy_id, today).key]
         key = f"{policy_id}@{version}"
         if key not in self.compiled:
             known = [p.version for p in self.versions(policy_id)]
-            raise UnknownPolicyError(f"policy {policy_id!r} has no version {version!r}",
-                                     suggestion=closest(version, known), version=True)
+            raise UnknownPolicyVersionError(f"policy {policy_id!r} has no version {version!r}",
+                                            suggestion=closest(version, known))
         return self.compiled[key]
 
-    def _known(self, policy_id: str) -> str:
+    def known(self, policy_id: str) -> str:
+        """`policy_id` if it is loaded, else UnknownPolicyError with the closest loaded id."""
         if policy_id not in self.policy_ids():
             raise UnknownPolicyError(f"unknown policy {policy_id!r}", suggestion=closest(policy_id, self.policy_ids()))
         return policy_id

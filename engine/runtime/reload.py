@@ -36,12 +36,12 @@ _RECENT_NS = 2_000_000_000  # a file modified this recently is re-hashed even if
 class ReloadError(PolicyError):
     """The new rules cannot be served; nothing changed. `problems` lists every issue with its file:line."""
 
-    code = "reload_failed"
+    code, title = "reload_failed", "Reload refused"
 
     def __init__(self, problems: list[Problem]) -> None:
         n = len(problems)
-        super().__init__(f"reload refused, {n} problem{'s' if n != 1 else ''}: {problems[0].format()}",
-                         problems=problems)
+        super().__init__(f"reload refused ({n} problem{'s' if n != 1 else ''}); the policies in service are "
+                         "unchanged: " + "; ".join(p.format() for p in problems[:5]), problems=problems)
 
 
 @dataclass(frozen=True)

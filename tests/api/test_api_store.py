@@ -10,7 +10,8 @@ import pytest
 
 from api.log.redaction import REDACTED, redact
 from api.log.sqlite import SCHEMA_VERSION, SQLiteStore
-from api.log.store import LogEntry, Query, StoreError, to_micros
+from api.log.store import LogEntry, Query, to_micros
+from engine.core.errors import StoreError
 
 
 def _entry(i: int, session: str = "s") -> LogEntry:
