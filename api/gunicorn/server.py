@@ -14,7 +14,6 @@ made since the master loaded (`Lifecycle.after_fork`) before it serves.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from api.gunicorn.worker import DeadlineSyncWorker
 from api.http.accesslog import ACCESS_LOGGER
 from api.http.metrics import retire
 from api.lifecycle.board import clear_board, remove_worker
+from engine.core.timefmt import from_epoch
 
 __all__ = ["GunicornServer", "configure_logging", "gunicorn_options", "serve"]
 
@@ -46,8 +46,7 @@ class _JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if record.name == ACCESS_LOGGER:
             return record.getMessage()
-        when = _dt.datetime.fromtimestamp(record.created, _dt.UTC).isoformat(timespec="milliseconds")
-        line: dict[str, Any] = {"time": when.replace("+00:00", "Z"), "level": record.levelname.lower(),
+        line: dict[str, Any] = {"time": from_epoch(record.created), "level": record.levelname.lower(),
                                 "logger": record.name, "message": record.getMessage(), "pid": os.getpid()}
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -6,7 +6,6 @@ never a body, a query string, facts or a key, so the log holds no PHI and no sec
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import os
 import re
@@ -17,6 +16,7 @@ import orjson
 from flask import Flask, Response, current_app, g, request
 
 from api.http.metrics import Metrics
+from engine.core.timefmt import from_epoch
 
 __all__ = ["ACCESS_LOGGER", "install"]
 
@@ -46,7 +46,7 @@ def _finish(response: Response) -> Response:
     route = _route()
     if log.isEnabledFor(logging.INFO):
         line = {
-            "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": from_epoch(time.time()),
             "event": "http_request", "request_id": g.get("request_id"), "method": request.method,
             "route": route, "status": response.status_code, "latency_ms": round(latency * 1000, 3),
             "key_id": caller.key_id if caller else None, "error": code, "pid": os.getpid(),

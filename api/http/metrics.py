@@ -10,15 +10,15 @@ Without a metrics directory (tests, a single process) the numbers are per proces
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from engine.core.files import atomic_write_text, flocked, read_json_object
 
 __all__ = ["BUCKETS", "FAMILIES", "Metrics", "retire"]
 
@@ -98,17 +98,15 @@ class Metrics:
         with self._lock:
             self._flushed_at = now
             self._mine()
-            target = self.directory / f"{self._pid}.json"
-            tmp = self.directory / f".{self._pid}.tmp"
-            tmp.write_text(json.dumps(self.snapshot()), encoding="utf-8")
-            os.replace(tmp, target)
+            atomic_write_text(self.directory / f"{self._pid}.json", json.dumps(self.snapshot()))
 
     def render(self) -> str:
         snapshots = [self.snapshot()]
         if self.directory is not None:
             self.flush()
-            with _locked(self.directory, fcntl.LOCK_SH):
-                snapshots = [s for s in map(_read, sorted(self.directory.glob("*.json"))) if s]
+            with flocked(self.directory / _LOCK, shared=True):
+                # a worker's file may vanish between listing and reading: it retired meanwhile
+                snapshots = [s for s in map(read_json_object, sorted(self.directory.glob("*.json"))) if s]
         return render_text(merge(snapshots))
 
 
@@ -159,34 +157,15 @@ def render_text(merged: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # a worker's file vanished between listing and reading: retired meanwhile
-    return data if isinstance(data, dict) else None
-
-
-@contextmanager
-def _locked(directory: Path, mode: int) -> Iterator[None]:
-    with open(directory / _LOCK, "a+b") as fh:
-        fcntl.flock(fh, mode)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
 
 def retire(directory: str, pid: int) -> None:
     """Fold an exited worker's snapshot into `retired.json` (run by the gunicorn master)."""
     d = Path(directory)
     source = d / f"{pid}.json"
-    with _locked(d, fcntl.LOCK_EX):
-        snap = _read(source)
+    with flocked(d / _LOCK):
+        snap = read_json_object(source)
         if snap is None:
             return
-        total = merge([x for x in (_read(d / RETIRED), snap) if x])
-        tmp = d / f".{RETIRED}.tmp"
-        tmp.write_text(json.dumps(total), encoding="utf-8")
-        os.replace(tmp, d / RETIRED)
+        total = merge([x for x in (read_json_object(d / RETIRED), snap) if x])
+        atomic_write_text(d / RETIRED, json.dumps(total))
         source.unlink()

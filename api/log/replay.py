@@ -9,7 +9,6 @@ and the replay says so instead of guessing.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from api.log.redaction import redact, redacted_paths
 from api.log.store import Record
 from engine.compile.ruleset import CompiledPolicy, check_compiles
 from engine.core.errors import PolicyError, PolicyLoadError
+from engine.core.timefmt import parse
 from engine.decide.decider import decide
 from engine.facts.prepare import prepare_facts
 from engine.policy.loader import load_policy, policy_files
@@ -112,7 +112,7 @@ def _decide(policy: Policy, facts: dict[str, Any], explain: bool, decision_id: s
     check_compiles(policy)  # as every new ruleset: a freeze costs a child process (C5)
     compiled = CompiledPolicy(policy)
     try:
-        now = _dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+        now = parse(at)
         return decide(compiled, prepare_facts(facts), explain=explain, decision_id=decision_id, now=now).to_dict()
     finally:
         compiled.close()

@@ -28,6 +28,7 @@ import orjson
 
 from api.log.store import Activation, LogEntry, Page, Pin, Query, Record, to_micros
 from engine.core.errors import StoreError
+from engine.core.timefmt import utc_text
 
 __all__ = ["SQLiteStore", "MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -78,7 +79,7 @@ _COLUMNS = ("seq, logged_at, decision_id, evaluated_at, policy_id, policy_versio
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc_text(_dt.datetime.now(_dt.UTC), "microseconds")
 
 
 class SQLiteStore:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from engine.core.timefmt import parse
+
 __all__ = ["Activation", "DecisionStore", "LogEntry", "Page", "Pin", "Query", "Record", "to_micros"]
 
 
@@ -122,8 +124,6 @@ class DecisionStore(Protocol):
 
 def to_micros(timestamp: str) -> int:
     """RFC 3339 text -> UTC microseconds since the epoch (orderable, unlike the text)."""
-    parsed = _dt.datetime.fromisoformat(timestamp.replace("z", "Z").replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError("a time zone is required")
+    parsed = parse(timestamp)
     delta = parsed - _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.compile.ruleset import CompiledPolicy
+from engine.core.timefmt import utc_text
 from engine.decide.rationale import Decision, FiredRecommendation, NotFired, Suppressed, compile_template, leaf_dict
 from engine.decide.reference import compile_check
 from engine.policy.model import Rule
@@ -103,7 +104,7 @@ class Decider:
             self._remember(key, body)
         return Decision(
             decision_id=decision_id or str(uuid.uuid4()), policy=self.policy,
-            evaluated_at=now.isoformat().replace("+00:00", "Z"), session_id=facts["session"]["id"],
+            evaluated_at=utc_text(now), session_id=facts["session"]["id"],
             fired=body.fired, recommendations=body.recommendations, suppressed=body.suppressed,
             not_fired=self._why_not(set(body.fired), facts) if explain else None,
         )
