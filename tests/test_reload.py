@@ -187,8 +187,11 @@ def test_evaluations_during_swaps_always_finish_on_a_whole_set(tmp_path: Path) -
     def evaluate() -> None:
         while not stop.is_set():
             try:
-                with live.lease():
+                gen = live.acquire()  # what each request does (api.app's before/teardown hooks)
+                try:
                     decision = live.engine.evaluate(couples(attendance={"partners_present": 1}))
+                finally:
+                    live.release(gen)
                 seen.add(decision.policy.version)
                 assert [r.id for r in decision.recommendations] == ["rec_a"]
             except BaseException as e:  # any failure fails the test

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from api.config.settings import ROLES, ApiKey, Field, Settings, is_loopback
+from api.config.settings import ROLES, SEPARATORS, ApiKey, Field, Settings, is_loopback
 from engine.core.errors import Problem
 from engine.core.suggest import did_you_mean
 from engine.facts.prepare import fact_catalogue
@@ -72,16 +72,16 @@ def coerce(spec: Field, raw: Any, *, from_env: bool = False, base: Path | None =
     if spec.kind == "bool":
         return _bool(raw, from_env)
     if spec.kind == "path":
-        if spec.name == "metrics_dir" and raw in (None, ""):
-            return None, ""
+        if spec.default is None and raw in (None, ""):
+            return None, ""  # an optional path, left unset
         return _path(raw, base)
     if spec.kind == "paths":
-        items, msg = _list(raw, from_env, os.pathsep)
+        items, msg = _list(raw, from_env, SEPARATORS["paths"])
         if items is None:
             return None, msg
         return tuple(_path(x, base)[0] for x in items), ""
     if spec.kind == "strings":
-        items, msg = _list(raw, from_env, ",")
+        items, msg = _list(raw, from_env, SEPARATORS["strings"])
         return (tuple(items), "") if items is not None else (None, msg)
     if spec.kind == "keys":
         return parse_keys(raw, from_env)

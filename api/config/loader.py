@@ -14,20 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from api.config.coerce import check_settings, coerce
-from api.config.settings import FIELDS, Settings
+from api.config.settings import FIELDS, Field, Settings
 from engine.core.errors import PolicyError, Problem
 from engine.policy.yaml_source import read_yaml
 
 __all__ = ["ConfigError", "ENV_CONFIG", "load_settings"]
 
 ENV_CONFIG = "ATTENDANCE_POLICY_CONFIG"
-_SECTIONS = sorted({f.section for f in FIELDS if f.section})
+_TOP = {f.name: f for f in FIELDS if not f.section}  # top-level entries of the file (`keys`)
+_SECTIONS = {section: {f.name: f for f in FIELDS if f.section == section}
+             for section in sorted({f.section for f in FIELDS} - {""})}
 
 
 class ConfigError(PolicyError):
     """The configuration is invalid; `problems` lists every issue."""
 
-    code = "invalid_config"
+    code, title = "invalid_config", "Invalid configuration"
 
     def __init__(self, problems: list[Problem]) -> None:
         n = len(problems)
@@ -42,9 +44,8 @@ class _Reader:
         self.values: dict[str, Any] = {}
         self.problems: list[Problem] = []
 
-    def add(self, field_name: str, raw: Any, *, where: str, file: str | None, line: int | None = None,
+    def add(self, spec: Field, raw: Any, *, where: str, file: str | None, line: int | None = None,
             base: Path | None = None, from_env: bool = False) -> None:
-        spec = next(f for f in FIELDS if f.name == field_name)
         value, message = coerce(spec, raw, from_env=from_env, base=base)
         if message:
             self.problems.append(Problem("invalid_config", message, where, file, line, 1 if line else None))
@@ -91,27 +92,27 @@ def _from_mapping(raw: Any, file: str, base: Path, positions: dict[tuple[Any, ..
         reader.problems.append(Problem("invalid_config", "the configuration must be a mapping of sections", "", file))
         return
     for section, body in raw.items():
-        if section == "keys":
-            reader.add("keys", body, where="keys", file=file, line=line("keys"), base=base)
+        if section in _TOP:
+            reader.add(_TOP[section], body, where=section, file=file, line=line(section), base=base)
             continue
         if section not in _SECTIONS:
-            reader.problems.append(_unknown(str(section), [*_SECTIONS, "keys"], "", file, line(section)))
+            reader.problems.append(_unknown(str(section), [*_SECTIONS, *_TOP], "", file, line(section)))
             continue
         if not isinstance(body, Mapping):
             reader.problems.append(Problem("invalid_config", "must be a mapping", str(section), file, line(section)))
             continue
-        known = [f.name for f in FIELDS if f.section == section]
+        known = _SECTIONS[section]
         for name, value in body.items():
             if name not in known:
-                reader.problems.append(_unknown(str(name), known, str(section), file, line(section, name)))
+                reader.problems.append(_unknown(str(name), list(known), str(section), file, line(section, name)))
                 continue
-            reader.add(name, value, where=f"{section}.{name}", file=file, line=line(section, name), base=base)
+            reader.add(known[name], value, where=f"{section}.{name}", file=file, line=line(section, name), base=base)
 
 
 def _from_env(environ: Mapping[str, str], reader: _Reader) -> None:
     for spec in FIELDS:
         if spec.env in environ:
-            reader.add(spec.name, environ[spec.env], where=spec.env, file="<environment>", from_env=True,
+            reader.add(spec, environ[spec.env], where=spec.env, file="<environment>", from_env=True,
                        base=Path.cwd())
 
 

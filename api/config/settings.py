@@ -1,14 +1,24 @@
-"""The service's settings: one frozen dataclass, and the table of every setting it reads."""
+"""The service's settings: each declared once, as a field of the frozen Settings dataclass."""
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, TypeVar
 
-__all__ = ["ApiKey", "Field", "FIELDS", "ROLES", "Settings", "is_loopback"]
+from engine.policy.loader import RULES_ENV
+
+__all__ = ["ApiKey", "Field", "FIELDS", "Kind", "ROLES", "SEPARATORS", "Settings", "is_loopback", "markdown_table"]
 
 ROLES = ("evaluate", "audit", "admin")
+
+Kind = Literal["str", "int", "bool", "path", "paths", "strings", "keys"]
+SEPARATORS: dict[str, str] = {"paths": os.pathsep, "strings": ","}  # a list in one environment variable
+_SPEC = "setting"  # the metadata key of a Settings field that is a setting
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -22,58 +32,28 @@ class ApiKey:
 
 @dataclass(frozen=True)
 class Field:
-    """One setting: where it lives in the file, its environment variable, its type and bounds."""
+    """One setting, read back from its Settings field: name, default, file section, environment variable, bounds."""
 
     name: str
-    section: str
-    kind: str  # "str" | "int" | "bool" | "path" | "paths" | "strings" | "keys"
+    default: Any
+    section: str  # "" for a top-level entry of the file (`keys`)
+    kind: Kind
     env: str
     minimum: int | None = None
     maximum: int | None = None
     help: str = ""
 
+    @property
+    def key(self) -> str:
+        """Where it is written in the file: `section.name`."""
+        return f"{self.section}.{self.name}" if self.section else self.name
 
-FIELDS: tuple[Field, ...] = (
-    Field("host", "server", "str", "ATTENDANCE_POLICY_HOST", help="address to bind"),
-    Field("port", "server", "int", "ATTENDANCE_POLICY_PORT", 1, 65535, "TCP port"),
-    Field("workers", "server", "int", "ATTENDANCE_POLICY_WORKERS", 1, 64, "gunicorn worker processes"),
-    Field("threads", "server", "int", "ATTENDANCE_POLICY_THREADS", 1, 64,
-          "request threads per worker: 1 is the sync worker with a per-request read deadline; more use gunicorn's "
-          "gthread worker, whose concurrent requests share decision-log commits (put a buffering proxy in front)"),
-    Field("max_requests", "server", "int", "ATTENDANCE_POLICY_MAX_REQUESTS", 0, 10_000_000,
-          "recycle a worker after this many requests (0: never)"),
-    Field("max_requests_jitter", "server", "int", "ATTENDANCE_POLICY_MAX_REQUESTS_JITTER", 0, 10_000_000,
-          "random extra requests before recycling, so workers do not restart together"),
-    Field("timeout", "server", "int", "ATTENDANCE_POLICY_TIMEOUT", 1, 3600,
-          "seconds a silent worker may take before the master kills and replaces it"),
-    Field("graceful_timeout", "server", "int", "ATTENDANCE_POLICY_GRACEFUL_TIMEOUT", 1, 3600,
-          "seconds in-flight requests get to finish after SIGTERM"),
-    Field("allow_unauthenticated", "server", "bool", "ATTENDANCE_POLICY_ALLOW_UNAUTHENTICATED",
-          help="allow a non-loopback address without API keys"),
-    Field("metrics_dir", "server", "path", "ATTENDANCE_POLICY_METRICS_DIR",
-          help="directory where workers share their metrics (serve makes a temporary one)"),
-    Field("metrics_flush_ms", "server", "int", "ATTENDANCE_POLICY_METRICS_FLUSH_MS", 0, 60_000,
-          "how often a worker publishes its counters to the others (0: after every request)"),
-    Field("rules", "policies", "paths", "ATTENDANCE_POLICY_RULES", help="rules directories or policy files"),
-    Field("poll_interval_ms", "policies", "int", "ATTENDANCE_POLICY_POLL_INTERVAL_MS", 0, 3_600_000,
-          "how often each worker looks for changed rules files (0: only on SIGHUP or POST /v1/admin/reload)"),
-    Field("stale_after_ms", "policies", "int", "ATTENDANCE_POLICY_STALE_AFTER_MS", 1000, 3_600_000,
-          "/readyz fails when a worker has not converged to the newest good policy set within this time"),
-    Field("compile_timeout_ms", "policies", "int", "ATTENDANCE_POLICY_COMPILE_TIMEOUT_MS", 100, 600_000,
-          "how long compiling a new policy version in a child process may take before it is refused"),
-    Field("path", "decision_log", "path", "ATTENDANCE_POLICY_DATABASE", help="SQLite decision log file"),
-    Field("redact", "decision_log", "strings", "ATTENDANCE_POLICY_REDACT",
-          help="fact paths stored as [redacted] in the log"),
-    Field("busy_timeout_ms", "decision_log", "int", "ATTENDANCE_POLICY_BUSY_TIMEOUT_MS", 1, 600_000,
-          "how long a write waits for another worker's write before the request gets 503"),
-    Field("max_body_bytes", "limits", "int", "ATTENDANCE_POLICY_MAX_BODY_BYTES", 1024, 16 * 1024 * 1024,
-          "largest body of POST /v1/decisions"),
-    Field("max_batch_bytes", "limits", "int", "ATTENDANCE_POLICY_MAX_BATCH_BYTES", 1024, 256 * 1024 * 1024,
-          "largest body of POST /v1/decisions:batch"),
-    Field("max_batch_items", "limits", "int", "ATTENDANCE_POLICY_MAX_BATCH_ITEMS", 1, 100_000,
-          "most items in one batch"),
-    Field("keys", "", "keys", "ATTENDANCE_POLICY_KEYS", help="API keys (JSON list in the environment)"),
-)
+
+def setting(default: _T, section: str, kind: Kind, env: str, minimum: int | None = None,
+            maximum: int | None = None, *, help: str) -> _T:
+    """A Settings field carrying the rest of its declaration; FIELDS reads it back."""
+    spec = {"section": section, "kind": kind, "env": env, "minimum": minimum, "maximum": maximum, "help": help}
+    return field(default=default, metadata={_SPEC: spec})
 
 
 @functools.lru_cache(maxsize=1024)  # asked on every request, for a handful of peer addresses
@@ -91,31 +71,65 @@ def is_loopback(host: str) -> bool:
 class Settings:
     """Validated settings; build them with `api.config.load_settings`."""
 
-    host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 2
-    threads: int = 1
-    max_requests: int = 100_000
-    max_requests_jitter: int = 10_000
-    timeout: int = 30
-    graceful_timeout: int = 30
-    allow_unauthenticated: bool = False
-    metrics_dir: str | None = None
-    metrics_flush_ms: int = 1000
-    rules: tuple[str, ...] = ("rules",)
-    poll_interval_ms: int = 2000
-    stale_after_ms: int = 30_000
-    compile_timeout_ms: int = 20_000
-    path: str = "var/decisions.sqlite3"
+    host: str = setting("127.0.0.1", "server", "str", "ATTENDANCE_POLICY_HOST",
+                        help="address to bind; a non-loopback address needs `keys` or `allow_unauthenticated`")
+    port: int = setting(8080, "server", "int", "ATTENDANCE_POLICY_PORT", 1, 65535, help="TCP port")
+    workers: int = setting(2, "server", "int", "ATTENDANCE_POLICY_WORKERS", 1, 64,
+                           help="gunicorn worker processes (about one per core: decisions are CPU work "
+                                "plus one fsync)")
+    threads: int = setting(1, "server", "int", "ATTENDANCE_POLICY_THREADS", 1, 64,
+                           help="request threads per worker. `1`: gunicorn's sync worker with a per-request read "
+                                "deadline (a slow client cannot hold a worker). More: gunicorn's `gthread` worker, "
+                                "whose concurrent requests share one durable decision-log commit (see below)")
+    max_requests: int = setting(100_000, "server", "int", "ATTENDANCE_POLICY_MAX_REQUESTS", 0, 10_000_000,
+                                help="recycle a worker after this many requests (0: never)")
+    max_requests_jitter: int = setting(10_000, "server", "int", "ATTENDANCE_POLICY_MAX_REQUESTS_JITTER",
+                                       0, 10_000_000,
+                                       help="random extra requests before recycling, so workers do not all "
+                                            "restart at once")
+    timeout: int = setting(30, "server", "int", "ATTENDANCE_POLICY_TIMEOUT", 1, 3600,
+                           help="seconds a worker may be silent (e.g. a frozen engine) before the master kills "
+                                "and replaces it")
+    graceful_timeout: int = setting(30, "server", "int", "ATTENDANCE_POLICY_GRACEFUL_TIMEOUT", 1, 3600,
+                                    help="seconds in-flight requests get to finish after SIGTERM")
+    allow_unauthenticated: bool = setting(False, "server", "bool", "ATTENDANCE_POLICY_ALLOW_UNAUTHENTICATED",
+                                          help="allow a non-loopback address without keys (only behind a proxy "
+                                               "that authenticates)")
+    metrics_dir: str | None = setting(None, "server", "path", "ATTENDANCE_POLICY_METRICS_DIR",
+                                      help="where workers share metrics and their policy state; emptied at start "
+                                           "(unset: `serve` makes a temporary directory)")
+    metrics_flush_ms: int = setting(1000, "server", "int", "ATTENDANCE_POLICY_METRICS_FLUSH_MS", 0, 60_000,
+                                    help="how often a worker publishes its counters to the others (0: after every "
+                                         "request); `/metrics` may show other workers' counts up to this late")
+    rules: tuple[str, ...] = setting(("rules",), "policies", "paths", RULES_ENV,
+                                     help="rules directories or policy files")
+    poll_interval_ms: int = setting(2000, "policies", "int", "ATTENDANCE_POLICY_POLL_INTERVAL_MS", 0, 3_600_000,
+                                    help="how often each worker checks the rules files for changes (0: only on "
+                                         "SIGHUP or `POST /v1/admin/reload`), see [lifecycle](lifecycle.md)")
+    stale_after_ms: int = setting(30_000, "policies", "int", "ATTENDANCE_POLICY_STALE_AFTER_MS", 1000, 3_600_000,
+                                  help="`/readyz` fails when a worker has not converged to the newest good policy "
+                                       "set within this time")
+    compile_timeout_ms: int = setting(20_000, "policies", "int", "ATTENDANCE_POLICY_COMPILE_TIMEOUT_MS",
+                                      100, 600_000,
+                                      help="a new policy version must compile in a child process within this time")
+    path: str = setting("var/decisions.sqlite3", "decision_log", "path", "ATTENDANCE_POLICY_DATABASE",
+                        help="the SQLite decision log (its directory is created)")
     # Dates of service are identifiers under HIPAA's Safe Harbor list, so the scheduled
     # start is not kept by default; everything else in the facts is opaque by contract.
-    redact: tuple[str, ...] = ("session.scheduled_start",)
-    busy_timeout_ms: int = 5000
-    max_body_bytes: int = 64 * 1024
-    max_batch_bytes: int = 4 * 1024 * 1024
-    max_batch_items: int = 1000
-    keys: tuple[ApiKey, ...] = ()
-    source: str = "<defaults>"
+    redact: tuple[str, ...] = setting(("session.scheduled_start",), "decision_log", "strings",
+                                      "ATTENDANCE_POLICY_REDACT", help="fact paths stored as `[redacted]`")
+    busy_timeout_ms: int = setting(5000, "decision_log", "int", "ATTENDANCE_POLICY_BUSY_TIMEOUT_MS", 1, 600_000,
+                                   help="how long a write waits for another worker's write before the request "
+                                        "gets 503")
+    max_body_bytes: int = setting(64 * 1024, "limits", "int", "ATTENDANCE_POLICY_MAX_BODY_BYTES",
+                                  1024, 16 * 1024 * 1024, help="largest `POST /v1/decisions` body")
+    max_batch_bytes: int = setting(4 * 1024 * 1024, "limits", "int", "ATTENDANCE_POLICY_MAX_BATCH_BYTES",
+                                   1024, 256 * 1024 * 1024, help="largest `POST /v1/decisions:batch` body")
+    max_batch_items: int = setting(1000, "limits", "int", "ATTENDANCE_POLICY_MAX_BATCH_ITEMS", 1, 100_000,
+                                   help="most items in a batch")
+    keys: tuple[ApiKey, ...] = setting((), "", "keys", "ATTENDANCE_POLICY_KEYS",
+                                       help="API keys, below; the environment replaces the file's list")
+    source: str = "<defaults>"  # not a setting: where the values were read from
 
     @property
     def auth_enabled(self) -> bool:
@@ -124,3 +138,32 @@ class Settings:
     @property
     def database(self) -> str:
         return self.path
+
+
+FIELDS: tuple[Field, ...] = tuple(Field(f.name, f.default, **f.metadata[_SPEC])
+                                  for f in fields(Settings) if _SPEC in f.metadata)
+
+_TYPES: dict[str, tuple[str, str]] = {  # kind: (the table's type, how the environment writes it)
+    "str": ("string", ""), "int": ("integer", ""), "bool": ("boolean", ""), "path": ("path", ""),
+    "paths": ("list of paths", f"`{SEPARATORS['paths']}`-separated"),
+    "strings": ("list of strings", f"`{SEPARATORS['strings']}`-separated"),
+    "keys": ("list of `{id, sha256, roles}`", "a JSON list"),
+}
+
+
+def markdown_table() -> str:
+    """The Markdown table of every setting, as docs/operations.md shows it."""
+    rows = ["| setting | environment | type | default | bounds | what |", "|---|---|---|---|---|---|"]
+    for f in FIELDS:
+        kind, env_form = _TYPES[f.kind]
+        env = f"`{f.env}` ({env_form})" if env_form else f"`{f.env}`"
+        bounds = f"{f.minimum} to {f.maximum}" if f.minimum is not None or f.maximum is not None else ""
+        rows.append(f"| `{f.key}` | {env} | {kind} | {_literal(f.default)} | {bounds} | {f.help} |")
+    return "\n".join(rows) + "\n"
+
+
+def _literal(value: Any) -> str:
+    """A default as it is written in a YAML or TOML file; None is a setting left unset."""
+    if value is None:
+        return "unset"
+    return f"`{json.dumps(list(value) if isinstance(value, tuple) else value)}`"

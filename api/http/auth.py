@@ -56,10 +56,6 @@ class KeyRing:
         self._keys = [(bytes.fromhex(k.sha256), k) for k in keys]
         self._allow_remote_anonymous = allow_remote_anonymous
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self._keys)
-
     def authenticate(self, header: str | None, remote_addr: str | None) -> Caller:
         if not self._keys:
             # Auth off is only for loopback (checked at start-up); refuse a remote peer anyway,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import fcntl
-import json
 import logging
 import os
 import sqlite3
@@ -22,60 +21,19 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import orjson
 
+from api.log.sqlite_schema import COLUMNS, MIGRATIONS, SCHEMA_VERSION, record
 from api.log.store import Activation, LogEntry, Page, Pin, Query, Record, to_micros
 from engine.core.errors import StoreError
 from engine.core.timefmt import utc_text
 
-__all__ = ["SQLiteStore", "MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["SQLiteStore"]
 
-# Append only: each step runs once, in order; PRAGMA user_version records how many ran.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE decisions (
-             seq INTEGER PRIMARY KEY AUTOINCREMENT,
-             decision_id TEXT NOT NULL UNIQUE,
-             evaluated_at TEXT NOT NULL,
-             evaluated_us INTEGER NOT NULL,
-             logged_at TEXT NOT NULL,
-             policy_id TEXT NOT NULL,
-             policy_version TEXT NOT NULL,
-             policy_sha256 TEXT NOT NULL,
-             session_id TEXT NOT NULL,
-             key_id TEXT NOT NULL,
-             request_id TEXT NOT NULL,
-             facts TEXT NOT NULL,
-             decision TEXT NOT NULL)""",
-        "CREATE INDEX decisions_by_session ON decisions (session_id, seq)",
-        "CREATE INDEX decisions_by_time ON decisions (evaluated_us, seq)",
-        "CREATE TABLE probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
-    ),
-    (
-        # Admin pins (rollback / roll forward), kept with the log so they survive restarts and every worker
-        # sees them; the history is append only, and its last seq is the cheap "did pins change" number.
-        """CREATE TABLE policy_pins (
-             policy_id TEXT PRIMARY KEY,
-             version TEXT NOT NULL,
-             pinned_by TEXT NOT NULL,
-             pinned_at TEXT NOT NULL)""",
-        """CREATE TABLE policy_activations (
-             seq INTEGER PRIMARY KEY AUTOINCREMENT,
-             policy_id TEXT NOT NULL,
-             version TEXT,
-             key_id TEXT NOT NULL,
-             request_id TEXT NOT NULL,
-             at TEXT NOT NULL)""",
-        "CREATE INDEX activations_by_policy ON policy_activations (policy_id, seq)",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 _PINS_RECHECK_S = 1.0
 log = logging.getLogger("attendance_policy.store")
-_COLUMNS = ("seq, logged_at, decision_id, evaluated_at, policy_id, policy_version, policy_sha256, session_id, "
-            "key_id, request_id, facts, decision")
+
 
 
 def _now() -> str:
@@ -232,8 +190,8 @@ class SQLiteStore:
 
     def get(self, decision_id: str) -> Record | None:
         with self._read() as conn:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM decisions WHERE decision_id = ?", (decision_id,)).fetchone()
-        return _record(row) if row else None
+            row = conn.execute(f"SELECT {COLUMNS} FROM decisions WHERE decision_id = ?", (decision_id,)).fetchone()
+        return record(row) if row else None
 
     def query(self, q: Query) -> Page:
         where: list[str] = ["seq > ?"]
@@ -243,10 +201,10 @@ class SQLiteStore:
             if value is not None:
                 where.append(clause)
                 args.append(value)
-        sql = f"SELECT {_COLUMNS} FROM decisions WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        sql = f"SELECT {COLUMNS} FROM decisions WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
         with self._read() as conn:
             rows = conn.execute(sql, (*args, q.limit + 1)).fetchall()
-        records = [_record(r) for r in rows[: q.limit]]
+        records = [record(r) for r in rows[: q.limit]]
         return Page(records, records[-1].seq if len(rows) > q.limit else None)
 
     def probe(self) -> None:
@@ -342,11 +300,3 @@ def _close(conn: sqlite3.Connection) -> None:
         pass
     finally:
         conn.close()
-
-
-def _record(row: tuple[Any, ...]) -> Record:
-    seq, logged_at, decision_id, evaluated_at, policy_id, version, sha256, session_id, key_id, request_id, facts, \
-        decision = row
-    entry = LogEntry(decision_id, evaluated_at, policy_id, version, sha256, session_id, key_id, request_id,
-                     json.loads(facts), json.loads(decision))
-    return Record(seq, logged_at, entry)

@@ -12,8 +12,7 @@ would make the engine answer from an empty ruleset, so it never happens.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 
 from engine.compile.ruleset import CompiledPolicy
 from engine.runtime.engine import Engine
@@ -52,15 +51,6 @@ class LivePolicies:
                 del self._leases[gen]
             freeable = self._freeable()
         _close(freeable)
-
-    @contextmanager
-    def lease(self) -> Iterator[PolicySet]:
-        """`with live.lease() as policies:` the set is safe to evaluate on until the block ends."""
-        gen = self.acquire()
-        try:
-            yield self.current
-        finally:
-            self.release(gen)
 
     def swap(self, make: Callable[[PolicySet], PolicySet]) -> PolicySet:
         """Replace the current set by `make(current)` (called under the lock); returns the new set.

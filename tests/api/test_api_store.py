@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from api.log.redaction import REDACTED, redact
-from api.log.sqlite import SCHEMA_VERSION, SQLiteStore
+from api.log.sqlite import SQLiteStore
+from api.log.sqlite_schema import SCHEMA_VERSION
 from api.log.store import LogEntry, Query, to_micros
 from engine.core.errors import StoreError
 
