@@ -1,4 +1,4 @@
-"""Each durable_rules failure mode (shared/domain/durable-rules-notes.md, and three found here) is kept away."""
+"""Each durable_rules failure mode (docs/engine-guards.md: eight measured upstream, three found here) is kept away."""
 
 from __future__ import annotations
 

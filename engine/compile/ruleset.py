@@ -1,6 +1,6 @@
 """Policy -> durable_rules ruleset `<policy>@<version>`. The only module that imports durable.
 
-Guards for the failure modes in shared/domain/durable-rules-notes.md:
+Guards for the failure modes in docs/engine-guards.md:
 C1 a catch-all rule always fires, so `delete_state` never meets an empty session;
 C2 the C extension is driven directly (no `Host`, no dispatcher threads);
 C3 no arithmetic is ever compiled; C4 facts are schema-checked and projected to

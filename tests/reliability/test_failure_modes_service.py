@@ -1,4 +1,4 @@
-"""The eight durable_rules failure modes (shared/domain/durable-rules-notes.md), at the service.
+"""The eight durable_rules failure modes (docs/engine-guards.md), at the service.
 
 tests/test_engine_guards.py shows each guard at engine level. Here the facts or policy
 that would trigger each mode go through the real service (gunicorn, 2 workers): facts are
