@@ -13,13 +13,13 @@ from api.config.settings import Settings
 from api.http import accesslog, auth, headers, problems
 from api.http.auth import KeyRing
 from api.http.metrics import Metrics
-from api.http.schemas import API_SCHEMAS
-from api.http.schemas import load as load_schema
+from api.http.openapi import API_SCHEMAS
 from api.lifecycle.manager import Lifecycle
 from api.log.sqlite import SQLiteStore
 from api.log.store import DecisionStore
 from api.state import EXTENSION, AppState, state
 from engine.core.errors import Problem, StoreError
+from engine.core.schemas import load_schema
 from engine.policy.loader import load_rules
 from engine.policy.semantics import redaction_problems
 from engine.runtime.engine import Engine

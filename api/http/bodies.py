@@ -11,9 +11,8 @@ from jsonschema import Draft202012Validator
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.http.problems import BadRequest, PayloadTooLarge, TooManyItems, UnsupportedMediaType
-from api.http.schemas import load
 from engine.core.errors import Problem
-from engine.core.schemas import FORMAT_CHECKER
+from engine.core.schemas import FORMAT_CHECKER, load_schema
 from engine.facts.fast_validator import Check, checker_for
 from engine.facts.prepare import describe_error
 from engine.facts.strict_json import loads_strict
@@ -56,7 +55,7 @@ def read_json(limit: int) -> Any:
 def _envelope(name: str) -> tuple[Check | None, Draft202012Validator]:
     # The request schema without its facts: the engine checks facts itself, with better messages.
     # As for facts, a fast yes/no check (engine/facts/fast_validator.py) first, jsonschema to list the problems.
-    schema = dict(load(name))
+    schema = dict(load_schema(name))
     schema["properties"] = {**schema["properties"], "facts": {}} if "facts" in schema["properties"] else {
         **schema["properties"], "items": {"type": "array", "minItems": 1}}
     return checker_for(schema), Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
@@ -79,7 +78,7 @@ def check_envelope(body: Any) -> DecisionRequest:
 
 @cache
 def _validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(load(name), format_checker=FORMAT_CHECKER)
+    return Draft202012Validator(load_schema(name), format_checker=FORMAT_CHECKER)
 
 
 def check_schema(name: str, body: Any) -> Any:

@@ -12,9 +12,16 @@ from functools import cache
 from typing import Any
 
 from api.config.settings import Settings
-from api.http.schemas import API_SCHEMAS, load
+from engine.core.schemas import load_schema
 
-__all__ = ["document", "component_name"]
+__all__ = ["API_SCHEMAS", "component_name", "document"]
+
+# Every schema the API reads or returns, by file stem: the document embeds them all.
+API_SCHEMAS: tuple[str, ...] = (
+    "session-facts", "policy", "decision-request", "decision-batch-request", "decision", "decision-batch-response",
+    "decision-record", "decision-record-page", "policy-list", "policy-info", "policy-version", "health", "problem",
+    "status", "reload-result", "activate-request", "activation",
+)
 
 _STATUS = {
     400: "Malformed JSON, invalid request or facts, or invalid query (`errors` lists every problem)",
@@ -145,7 +152,7 @@ def _ops_paths() -> dict[str, Any]:
 
 @cache
 def _document(auth_enabled: bool, max_batch_items: int, max_body_bytes: int) -> dict[str, Any]:
-    schemas = {component_name(stem): copy.deepcopy(load(stem)) for stem in API_SCHEMAS}
+    schemas = {component_name(stem): copy.deepcopy(load_schema(stem)) for stem in API_SCHEMAS}
     schemas["DecisionBatchRequest"]["properties"]["items"]["maxItems"] = max_batch_items
     auth = "API keys are required." if auth_enabled else "Authentication is off on this (loopback) server."
     return {

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-__all__ = ["SEVERITIES", "Finding", "LintReport"]
+__all__ = ["SEVERITIES", "Finding", "LintReport", "Severity"]
 
-SEVERITIES = ("error", "warning", "info")
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 
 
 @dataclass(frozen=True)
 class Finding:
     code: str
-    severity: str
+    severity: Severity
     message: str
     file: str
     line: int | None

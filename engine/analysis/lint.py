@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from engine.analysis.findings import Finding, LintReport, sort_findings
+from engine.analysis.findings import Finding, LintReport, Severity, sort_findings
 from engine.analysis.lint_static import static_findings
 from engine.analysis.logic import Goal, PolicyLogic, Search, cond3, facts_of, order_facts, search, t_and, t_not
 from engine.analysis.space import build_space, policy_leaves, prepared, to_facts
@@ -57,7 +57,7 @@ class _Context:
         self.nodes += result.nodes
         return result
 
-    def add(self, code: str, severity: str, message: str, path: Path, rule: str | None = None,
+    def add(self, code: str, severity: Severity, message: str, path: Path, rule: str | None = None,
             case: dict[str, Any] | None = None, agrees: Agrees | None = None) -> None:
         """Record a finding; its case (if any) is decided by the engine, which must agree with the analysis."""
         line, column = self.positions(path) or (None, None)
