@@ -18,6 +18,7 @@ from api.lifecycle.manager import Lifecycle
 from api.log.sqlite import SQLiteStore
 from api.log.store import DecisionStore
 from api.state import EXTENSION, AppState, state
+from api.views import register_views
 from engine.core.errors import Problem, StoreError
 from engine.core.schemas import load_schema
 from engine.policy.loader import load_rules
@@ -79,8 +80,6 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
     app.extensions[EXTENSION] = AppState(settings=settings, engine=engine, store=store, keys=keys, metrics=metrics,
                                          lifecycle=lifecycle)
     auth.install(app, keys)
-    from api.views import register_views
-
     register_views(app)
     problems.register(app)
     accesslog.install(app, metrics)

@@ -23,7 +23,7 @@ from engine.compile.ruleset import CompiledPolicy, compile_policy
 from engine.core.errors import EngineError
 from engine.decide.decider import decide
 from engine.decide.rationale import Decision
-from engine.decide.reference import check
+from engine.decide.reference import evaluate_condition
 from engine.policy.model import SYMBOL, Leaf, Policy, leaves, to_nnf
 from engine.policy.yaml_source import Path, read_yaml
 
@@ -132,7 +132,7 @@ def _closest(ctx: _Context, rule_id: str, facts: list[str]) -> tuple[dict[str, A
     top = max(score for score, _ in scored)
     best: tuple[int, dict[str, Any], Leaf] | None = None
     for a in [a for score, a in scored if score == top][:_CLOSEST_TIES]:
-        failed = check(ctx.policy.rule(rule_id).when, prepared(a, CASE_ID)).failed
+        failed = evaluate_condition(ctx.policy.rule(rule_id).when, prepared(a, CASE_ID)).failed
         at = nnf_leaves.index(failed) if failed in nnf_leaves else -1
         if failed is not None and (best is None or at > best[0]):
             best = (at, a, failed)

@@ -19,7 +19,7 @@ from typing import Any
 from engine.compile.ruleset import CompiledPolicy
 from engine.core.timefmt import utc_text
 from engine.decide.rationale import Decision, FiredRecommendation, NotFired, Suppressed, compile_template, leaf_dict
-from engine.decide.reference import compile_check
+from engine.decide.reference import compile_condition
 from engine.policy.model import Rule
 
 __all__ = ["Decider", "MEMO_SIZE", "decide", "fact_pairs", "memo_key", "project", "projected"]
@@ -76,7 +76,7 @@ class Decider:
         self.policy = compiled.policy
         self._pairs = fact_pairs(self.policy.fact_paths)
         self._rules = {r.id: r for r in self.policy.rules}
-        self._checks = {r.id: compile_check(r.when) for r in self.policy.rules}
+        self._checks = {r.id: compile_condition(r.when) for r in self.policy.rules}
         self._templates = {r.id: compile_template(r.rationale, self.policy) for r in self.policy.rules}
         self._memo: OrderedDict[tuple[Any, ...], _Body] = OrderedDict()
         self._memo_size = memo_size

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.facts.prepare import get_path
-from engine.policy.model import All, AnyOf, Condition, Leaf, Not, to_nnf
+from engine.policy.model import All, Condition, Leaf, to_nnf
 
-__all__ = ["Outcome", "check", "compile_check", "holds", "leaf_holds"]
+__all__ = ["Checker", "Outcome", "compile_condition", "evaluate_condition", "holds", "leaf_holds"]
 
 
 @dataclass(frozen=True)
@@ -64,44 +64,13 @@ def leaf_holds(leaf: Leaf, facts: dict[str, Any]) -> bool:
     return _compare(leaf.op, actual, expected)
 
 
-def _check(cond: Condition, facts: dict[str, Any]) -> Outcome:
-    if isinstance(cond, Leaf):
-        ok = leaf_holds(cond, facts)
-        return Outcome(True, (cond,)) if ok else Outcome(False, failed=cond)
-    if isinstance(cond, All):
-        matched: list[Leaf] = []
-        reasons: list[Leaf] = []
-        for item in cond.items:
-            out = _check(item, facts)
-            if not out.ok:
-                return Outcome(False, failed=out.failed)
-            matched.extend(out.matched)
-            reasons.extend(out.reasons)
-        return Outcome(True, tuple(matched), reasons=tuple(reasons))
-    if isinstance(cond, AnyOf):
-        outs = [_check(item, facts) for item in cond.items]
-        hits = tuple(leaf for o in outs if o.ok for leaf in o.matched)
-        if hits:
-            return Outcome(True, hits, reasons=hits)
-        return Outcome(False, failed=outs[0].failed if outs else None)
-    raise TypeError(f"condition not in normal form: {cond!r}")
-
-
-def check(cond: Condition, facts: dict[str, Any]) -> Outcome:
-    """Evaluate a condition (any form) on prepared facts."""
-    return _check(cond if not _has_not(cond) else to_nnf(cond), facts)
-
-
-def _has_not(cond: Condition) -> bool:
-    if isinstance(cond, Leaf):
-        return False
-    if isinstance(cond, Not):
-        return True
-    return any(_has_not(c) for c in cond.items)
+def evaluate_condition(cond: Condition, facts: dict[str, Any]) -> Outcome:
+    """Evaluate a condition (any form) on prepared facts: whether it holds, and which leaves decided it."""
+    return compile_condition(cond)(facts)
 
 
 def holds(cond: Condition, facts: dict[str, Any]) -> bool:
-    return check(cond, facts).ok
+    return evaluate_condition(cond, facts).ok
 
 
 Checker = Callable[[dict[str, Any]], Outcome]
@@ -113,8 +82,8 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 _ABSENT = object()
 
 
-def compile_check(cond: Condition) -> Checker:
-    """`check` prepared once: the same answers as `check(cond, facts)`, several times faster."""
+def compile_condition(cond: Condition) -> Checker:
+    """A condition prepared once (negations pushed down to the leaves), to evaluate on many facts."""
     return _compile(to_nnf(cond))
 
 
