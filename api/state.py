@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import current_app
+from flask import Flask, current_app
 
 from api.config.settings import Settings
 from api.http.auth import KeyRing
@@ -14,7 +14,7 @@ from api.log.groupcommit import GroupCommit
 from api.log.store import DecisionStore, LogEntry
 from engine.runtime.engine import Engine
 
-__all__ = ["EXTENSION", "AppState", "state"]
+__all__ = ["EXTENSION", "AppState", "state", "state_of"]
 
 EXTENSION = "attendance_policy"
 
@@ -46,4 +46,9 @@ class AppState:
 
 def state() -> AppState:
     """The running app's state (views and request hooks read it here, never from the factory's module)."""
-    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+    return state_of(current_app)  # type: ignore[arg-type]
+
+
+def state_of(app: Flask) -> AppState:
+    """An app's state outside a request (the gunicorn hooks, tests)."""
+    return app.extensions[EXTENSION]  # type: ignore[no-any-return]

@@ -35,6 +35,7 @@ from api.gunicorn.worker import DeadlineSyncWorker
 from api.http.accesslog import ACCESS_LOGGER
 from api.http.metrics import retire
 from api.lifecycle.board import clear_board, remove_worker
+from api.state import state_of
 from engine.core.timefmt import from_epoch
 
 __all__ = ["GunicornServer", "configure_logging", "gunicorn_options", "serve"]
@@ -73,14 +74,14 @@ def gunicorn_options(settings: Settings, app: Flask) -> dict[str, Any]:
     metrics_dir = settings.metrics_dir
 
     def post_fork(server: Any, worker: Any) -> None:
-        app.extensions["attendance_policy"].lifecycle.poller.after_fork(server.pid)  # catch up, then poll
+        state_of(app).lifecycle.poller.after_fork(server.pid)  # catch up, then poll
         logging.getLogger("attendance_policy.server").info("worker %s ready", worker.pid)
 
     def post_worker_init(worker: Any) -> None:
-        app.extensions["attendance_policy"].lifecycle.poller.install_sighup()  # after gunicorn reset the signals
+        state_of(app).lifecycle.poller.install_sighup()  # after gunicorn reset the signals
 
     def worker_exit(server: Any, worker: Any) -> None:
-        app.extensions["attendance_policy"].close()  # this worker's poller and SQLite connection
+        state_of(app).close()  # this worker's poller and SQLite connection
 
     def child_exit(server: Any, worker: Any) -> None:
         if not metrics_dir:

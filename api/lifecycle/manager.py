@@ -64,7 +64,7 @@ class Lifecycle:
         self._reload_lock = threading.Lock()
         self._pins_lock = threading.Lock()
         self._publish_lock = threading.Lock()
-        self.poller = Poller(self)
+        self.poller = Poller(self, settings.poll_interval_ms / 1000)
 
     @property
     def engine(self) -> Engine:
@@ -202,6 +202,10 @@ class Lifecycle:
             log.warning("cannot publish metrics: %s", e)
         self.publish()
         return outcome
+
+    def forked(self) -> None:
+        """A new gunicorn worker counts its own reloads, not the master's."""
+        self.counts = dict.fromkeys(OUTCOMES, 0)
 
     def tick(self, trigger: Trigger = "poll", *, force: bool = False) -> None:
         """One round: pins, the newest good set of the other workers, the files; then publish."""

@@ -6,23 +6,31 @@ import logging
 import os
 import signal
 import threading
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from api.lifecycle.states import Trigger
 
-if TYPE_CHECKING:
-    from api.lifecycle.manager import Lifecycle
-
-__all__ = ["Poller"]
+__all__ = ["Poller", "Ticks"]
 
 log = logging.getLogger("attendance_policy.lifecycle")
 
 
-class Poller:
-    """Runs `Lifecycle.tick` every poll interval, or at once when asked (SIGHUP, the API's fan-out)."""
+class Ticks(Protocol):
+    """What the poller drives (api.lifecycle.manager.Lifecycle)."""
 
-    def __init__(self, lifecycle: Lifecycle) -> None:
-        self.lifecycle = lifecycle
+    def tick(self, trigger: Trigger = "poll", *, force: bool = False) -> None:
+        """One round: pins, the other workers' newest set, the files."""
+
+    def forked(self) -> None:
+        """This process is a new gunicorn worker: forget what the master counted."""
+
+
+class Poller:
+    """Runs `tick` every poll interval, or at once when asked (SIGHUP, the API's fan-out)."""
+
+    def __init__(self, owner: Ticks, interval_s: float) -> None:
+        self.owner = owner
+        self.interval_s = interval_s
         self.master_pid: int | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -52,7 +60,7 @@ class Poller:
         self._thread = None
 
     def _run(self) -> None:
-        interval = self.lifecycle.settings.poll_interval_ms / 1000 or None
+        interval = self.interval_s or None
         while not self._stop.is_set():
             woken = self._wake.wait(interval)
             if self._stop.is_set():
@@ -60,17 +68,17 @@ class Poller:
             self._wake.clear()
             trigger, self._trigger = self._trigger or "poll", None
             try:
-                self.lifecycle.tick(trigger, force=woken)
+                self.owner.tick(trigger, force=woken)
             except Exception:  # the poller must survive anything; the error is in the log
                 log.exception("policy poll failed")
 
     def after_fork(self, master_pid: int) -> None:
         """In a new gunicorn worker: catch up with the changes made since the master loaded, then poll."""
         self.master_pid = master_pid
-        self.lifecycle.counts = dict.fromkeys(self.lifecycle.counts, 0)
+        self.owner.forked()
         self._thread = None  # the master never runs one; nothing to join
         try:
-            self.lifecycle.tick("start")
+            self.owner.tick("start")
         except Exception:  # never fail the worker's boot: it serves the master's set and reports the error
             log.exception("catching up with the policy changes failed")
         self.start()
