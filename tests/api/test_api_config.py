@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from api.config.loader import ConfigError, load_settings
-from api.config.settings import Settings, is_loopback
+from api.config.settings import FIELDS, ApiKey, Field, Settings, is_loopback
 from support.service import KEYS, RULES
 
 HASH = KEYS[0]["sha256"]
@@ -141,6 +144,53 @@ def _key(**fields: Any) -> dict[str, Any]:
 ])
 def test_problems(config: Any, environ: dict[str, str], expected: str) -> None:
     assert _problems(config, environ) == [expected]
+
+
+INTS = [f for f in FIELDS if f.kind == "int"]
+
+
+def _out_of_bounds() -> Iterator[Any]:
+    for f in INTS:
+        assert f.minimum is not None and f.maximum is not None
+        low, high = f.minimum - 1, f.maximum + 1
+        yield pytest.param(f, low, f"{low} is less than the minimum of {f.minimum}", id=f"{f.key}-below")
+        yield pytest.param(f, high, f"{high} is greater than the maximum of {f.maximum}", id=f"{f.key}-above")
+
+
+@pytest.mark.parametrize(("spec", "value", "message"), list(_out_of_bounds()))
+def test_bounds_in_file_and_environment(spec: Field, value: int, message: str) -> None:
+    assert _problems({spec.section: {spec.name: value}}) == [f"<config>: invalid_config: {message} (at {spec.key})"]
+    assert _problems({}, {spec.env: str(value)}) == [f"<environment>: invalid_config: {message} (at {spec.env})"]
+
+
+@pytest.mark.parametrize("spec", INTS, ids=lambda f: f.key)
+def test_bounds_are_inclusive(spec: Field) -> None:
+    for value in (spec.minimum, spec.maximum):
+        assert getattr(load_settings({spec.section: {spec.name: value}}, environ={"ATTENDANCE_POLICY_RULES": RULES}),
+                       spec.name) == value
+        assert getattr(load_settings(environ={"ATTENDANCE_POLICY_RULES": RULES, spec.env: f" {value} "}),
+                       spec.name) == value
+
+
+KEY = KEYS[0]
+ENV_SAMPLES: dict[str, tuple[str, Any]] = {  # kind: (a value in the environment, what it sets)
+    "str": ("localhost", "localhost"),
+    "bool": ("yes", True),
+    "path": ("/srv/attendance-policy/x", "/srv/attendance-policy/x"),
+    "paths": (f"{RULES}{os.pathsep}{RULES}", (RULES, RULES)),
+    "strings": ("clinical.safety_concern, session.scheduled_start",
+                ("clinical.safety_concern", "session.scheduled_start")),
+    "keys": (json.dumps([KEY]), (ApiKey(KEY["id"], KEY["sha256"], frozenset(KEY["roles"])),)),
+}
+
+
+@pytest.mark.parametrize("spec", FIELDS, ids=lambda f: f.env)
+def test_each_environment_variable_sets_its_setting(spec: Field) -> None:
+    text, value = (str(spec.maximum), spec.maximum) if spec.kind == "int" else ENV_SAMPLES[spec.kind]
+    base = load_settings(environ={"ATTENDANCE_POLICY_RULES": RULES})
+    s = load_settings(environ={"ATTENDANCE_POLICY_RULES": RULES, spec.env: text})
+    assert getattr(s, spec.name) == value != getattr(base, spec.name)
+    assert [f.name for f in FIELDS if getattr(s, f.name) != getattr(base, f.name)] == [spec.name]
 
 
 def test_every_problem_at_once() -> None:
