@@ -10,7 +10,7 @@ from typing import Any
 
 from api.config.coerce import parse_keys
 from api.config.loader import ConfigError, load_settings
-from api.config.settings import ROLES, is_loopback
+from api.config.settings import ROLES, Settings, is_loopback
 from api.http.auth import MIN_TOKEN_CHARS, hash_token, new_token
 from engine.core.errors import PolicyError, print_error, print_problems
 
@@ -125,9 +125,9 @@ def _serve_parser(sub: Any) -> None:
     s = sub.add_parser("serve", help="run the decision service (gunicorn)",
                        description="Run the HTTP decision service with gunicorn workers.",
                        epilog=_EPILOG_SERVE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    s.add_argument("--port", type=int, help="TCP port (default 8080)")
-    s.add_argument("--workers", type=int, help="worker processes (default 2)")
+    s.add_argument("--host", help=f"address to bind (default {Settings.host})")
+    s.add_argument("--port", type=int, help=f"TCP port (default {Settings.port})")
+    s.add_argument("--workers", type=int, help=f"worker processes (default {Settings.workers})")
     s.add_argument("--config", metavar="FILE", help="YAML or TOML configuration (default: $ATTENDANCE_POLICY_CONFIG)")
     s.add_argument("--allow-unauthenticated", action="store_true",
                    help="allow a non-loopback --host without API keys")
