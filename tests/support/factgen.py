@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engine.facts.prepare import FactSpec, fact_catalogue
 
 SESSION_TYPES = ["couples", "couples", "couples", "individual", "group", "family", "education"]
-_NUMBERS = {
+_NUMBERS: dict[str, list[Any]] = {
     "attendance.partners_expected": [1, 2],
     "attendance.partners_present": [0, 1, 2],
     "history.consecutive_joint_sessions_missed": [0, 1, 2, 3, 4, 10, 1000],
@@ -18,24 +20,47 @@ _NUMBERS = {
 }
 
 
-def _value(rng: random.Random, spec: FactSpec) -> Any:
+@dataclass(frozen=True)
+class Mix:
+    """How `random_facts` draws: each optional fact is sent when a draw falls in `sent` (a closed range of [0, 1))."""
+
+    prefix: str
+    session_types: Sequence[str]
+    sent: tuple[float, float]
+    true: float  # the chance a boolean fact is true
+    numbers: Mapping[str, Sequence[Any]]
+    partners_consistent: bool = True  # never more partners present than expected
+
+
+# Uniform over a wide value space: the differential tests and the benchmarks' generated facts.
+WIDE = Mix("gen", SESSION_TYPES, (0.5, 1.0), 0.4, _NUMBERS)
+# The soak's traffic (scripts/soak.py): fewer facts, a small value space, so the memo sees realistic repetition.
+SOAK = Mix("soak", ["couples"] * 4 + ["individual"], (0.0, 0.3), 0.3, {
+    "attendance.partners_expected": [1, 2], "attendance.partners_present": [0, 1, 2],
+    "history.consecutive_joint_sessions_missed": [0, 1, 2, 3, 5], "history.program_days_this_week": [0, 2, 3, 5],
+    "history.program_hours_this_week": [0, 4.5, 9, 12], "plan.discharge_in_days": [None, 3, 14, 30]},
+    partners_consistent=False)
+
+
+def _value(rng: random.Random, spec: FactSpec, mix: Mix) -> Any:
     if spec.kind == "boolean":
-        return rng.random() < 0.4
+        return rng.random() < mix.true
     if spec.kind == "enum":
         return rng.choice(spec.enum)
-    return rng.choice(_NUMBERS[spec.path])
+    return rng.choice(mix.numbers[spec.path])
 
 
-def random_facts(rng: random.Random, i: int = 0) -> dict[str, Any]:
-    """A valid facts document; each optional fact sent with probability ~0.5."""
-    facts: dict[str, Any] = {"session": {"id": f"gen-{i}", "type": rng.choice(SESSION_TYPES)}}
+def random_facts(rng: random.Random, i: int = 0, mix: Mix = WIDE) -> dict[str, Any]:
+    """A valid facts document drawn as `mix` says (by default each optional fact sent with probability ~0.5)."""
+    facts: dict[str, Any] = {"session": {"id": f"{mix.prefix}-{i}", "type": rng.choice(mix.session_types)}}
+    low, high = mix.sent
     for path, spec in fact_catalogue().items():
         section, name = path.split(".", 1)
-        if section == "session" or rng.random() < 0.5:
+        if section == "session" or not low <= rng.random() <= high:
             continue
-        facts.setdefault(section, {})[name] = _value(rng, spec)
+        facts.setdefault(section, {})[name] = _value(rng, spec, mix)
     att = facts.get("attendance", {})
-    if att.get("partners_present", 0) > att.get("partners_expected", 2):
+    if mix.partners_consistent and att.get("partners_present", 0) > att.get("partners_expected", 2):
         att["partners_present"] = att.get("partners_expected", 2)
     return facts
 

@@ -1,4 +1,4 @@
-"""Helpers for the decision service tests (kept apart from conftest so modules can import them)."""
+"""Keys, tokens and facts for the decision service tests, in process and live (kept apart from conftest: modules import them)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = str(ROOT / "rules")
 EXAMPLES = ROOT / "examples" / "facts"
 
+ROLES = ("evaluate", "audit", "admin")
+
 # Fixed, obviously fake keys: one per role, one with every role.
 TOKENS = {
     "evaluate": "apk_test_evaluate_000000000000000000000000000000",
@@ -21,11 +23,15 @@ TOKENS = {
     "admin": "apk_test_admin_00000000000000000000000000000000000",
     "all": "apk_test_all_000000000000000000000000000000000000000",
 }
-KEYS = [
-    {"id": name, "sha256": hashlib.sha256(token.encode()).hexdigest(),
-     "roles": ["evaluate", "audit", "admin"] if name == "all" else [name]}
-    for name, token in TOKENS.items()
-]
+
+
+def key_entries(tokens: dict[str, str]) -> list[dict[str, Any]]:
+    """The `keys` configuration for these tokens: each named after its role, `all` with every role."""
+    return [{"id": name, "sha256": hashlib.sha256(token.encode()).hexdigest(),
+             "roles": list(ROLES) if name == "all" else [name]} for name, token in tokens.items()]
+
+
+KEYS = key_entries(TOKENS)
 
 
 def auth(role: str) -> dict[str, str]:
