@@ -12,17 +12,19 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from common import ROOT, realistic_facts, write_result
 from loadgen import load
+
+from support.live import LiveServer, answers, free_port, wait_for
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -31,48 +33,42 @@ def _arg(name: str, default: int) -> int:
     return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@dataclass
+class Running:
+    """A server under measurement: where it listens, and how to stop it."""
+
+    port: int
+    stop: Callable[[], object]
 
 
-def wait_ready(port: int, path: str, deadline: float = 60) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", path)
-            if conn.getresponse().status < 500:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server on port {port} did not become ready")
+def _gunicorn(args: list[str], app: str, path: str, env: dict[str, str] | None = None) -> Running:
+    """gunicorn itself (not `attendance-policy serve`), 2 workers, in bench/; ready once `path` answers below 500."""
+    port = free_port()
+    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", "2", *args, "-b", f"127.0.0.1:{port}", app],
+                            cwd=ROOT / "bench", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: (answers(port, path) or 500) < 500, f"the server on port {port}", timeout=60, interval=0.2)
+
+    def stop() -> None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+    return Running(port, stop)
 
 
-def start_service(port: int, db: Path, threads: int = 1) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, ATTENDANCE_POLICY_DATABASE=str(db), ATTENDANCE_POLICY_PORT=str(port),
-               ATTENDANCE_POLICY_WORKERS="2", ATTENDANCE_POLICY_THREADS=str(threads))
-    proc = subprocess.Popen([str(VENV_BIN / "attendance-policy"), "serve"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ready(port, "/healthz")
-    return proc
+def start_service(folder: Path, db: Path, threads: int = 1) -> Running:
+    """`attendance-policy serve` as configured by default (recycling included), without keys (loopback callers
+    are anonymous), its configuration in `folder`, its decision log at `db`."""
+    server = LiveServer.create(folder, tokens={}, database=str(db), server={"threads": threads, "max_requests": None})
+    server.start(quiet=True)
+    return Running(server.port, server.stop)
 
 
-def start_bare(port: int, threads: int = 1) -> subprocess.Popen[bytes]:
+def start_bare(threads: int = 1) -> Running:
     """The bare endpoint in the service's configuration: 2 workers, the service's sync worker class (with its
     read deadline) or gthread with `threads`."""
     sync = "api.gunicorn.worker.DeadlineSyncWorker"
     workers = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else ["-k", sync]
-    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", "2", *workers, "-b", f"127.0.0.1:{port}",
-                             "bare_app:app"], cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ready(port, "/")
-    return proc
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
+    return _gunicorn(workers, "bare_app:app", "/")
 
 
 def post(port: int, path: str, body: object) -> tuple[int, bytes]:
@@ -96,26 +92,23 @@ def batch_vs_single(port: int, items: int) -> dict[str, float]:
             "ratio": round(batch / single, 2)}
 
 
-def start_lean(port: int, db: Path) -> subprocess.Popen[bytes]:
+def start_lean(folder: Path, db: Path) -> Running:
     """bench/lean_app.py: the same decision work without Flask, served like the service (2 sync workers)."""
     env = dict(os.environ, ATTENDANCE_POLICY_DATABASE=str(db), ATTENDANCE_POLICY_METRICS_DIR=str(db.parent),
                ATTENDANCE_POLICY_RULES=str(ROOT / "rules"))
-    proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", "2", "-k", "api.gunicorn.worker.DeadlineSyncWorker",
-                             "--preload", "-b", f"127.0.0.1:{port}", "lean_app:lean"], cwd=ROOT / "bench", env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ready(port, "/healthz")
-    return proc
+    return _gunicorn(["-k", "api.gunicorn.worker.DeadlineSyncWorker", "--preload"], "lean_app:lean", "/healthz", env)
 
 
-# (name, what runs, where its decision log is). Runs in RAM (tmpfs) are measurements, not configurations to
-# use: there an fsync costs nothing, so the gap to the same run on disk is what durability costs.
-Run = tuple[str, Callable[[int, Path], subprocess.Popen[bytes]], str]
+# (name, what runs given a folder of its own and its decision log, where that log is). Runs in RAM (tmpfs) are
+# measurements, not configurations to use: there an fsync costs nothing, so the gap to the same run on disk is
+# what durability costs.
+Run = tuple[str, Callable[[Path, Path], Running], str]
 RUNS: tuple[Run, ...] = (
-    ("bare", lambda port, db: start_bare(port), "disk"),
-    ("service", lambda port, db: start_service(port, db), "disk"),
-    ("bare_threads", lambda port, db: start_bare(port, 4), "disk"),
-    ("service_threads", lambda port, db: start_service(port, db, 4), "disk"),
-    ("service_log_in_ram", lambda port, db: start_service(port, db), "ram"),
+    ("bare", lambda folder, db: start_bare(), "disk"),
+    ("service", lambda folder, db: start_service(folder, db), "disk"),
+    ("bare_threads", lambda folder, db: start_bare(4), "disk"),
+    ("service_threads", lambda folder, db: start_service(folder, db, 4), "disk"),
+    ("service_log_in_ram", lambda folder, db: start_service(folder, db), "ram"),
     ("lean", start_lean, "disk"),
     ("lean_log_in_ram", start_lean, "ram"),
 )
@@ -134,23 +127,22 @@ def main() -> None:
     # Realistic traffic (bench/common.py): 2,000 sessions, each connection cycling through them.
     bodies = [{"facts": f} for f in realistic_facts(2000, seed=5)]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in RUNS}
-    servers: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
+    servers: dict[str, Running] = {}
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(
             dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as ram:
         try:
             for name, start, where in RUNS:  # all up at once, measured in turn: the machine drifts, rounds interleave
-                folder = Path(ram if where == "ram" else tmp) / name
-                folder.mkdir()
-                port = free_port()
-                servers[name] = port, start(port, folder / "decisions.sqlite3")
-                load(port, "/v1/decisions", bodies, conns, min(2, seconds))  # warm-up
+                folder, logs = Path(tmp) / name, Path(ram if where == "ram" else tmp) / name
+                logs.mkdir(exist_ok=True)
+                servers[name] = start(folder, logs / "decisions.sqlite3")
+                load(servers[name].port, "/v1/decisions", bodies, conns, min(2, seconds))  # warm-up
             for _ in range(rounds):
                 for name, _, _ in RUNS:
-                    runs[name].append(load(servers[name][0], "/v1/decisions", bodies, conns, seconds))
-            batch = batch_vs_single(servers["service"][0], items)
+                    runs[name].append(load(servers[name].port, "/v1/decisions", bodies, conns, seconds))
+            batch = batch_vs_single(servers["service"].port, items)
         finally:
-            for _, proc in servers.values():
-                stop(proc)
+            for server in servers.values():
+                server.stop()
     results = {name: _median_run(r) for name, r in runs.items()}
     ratios = {name: round(results[name]["rps"] / results["bare_threads" if "threads" in name else "bare"]["rps"], 2)
               for name, _, _ in RUNS if not name.startswith("bare")}

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import LiveServer, integrity_check, logged_ids  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and tests/support
+from support.live import LiveServer  # noqa: E402
+from support.logdb import integrity_check, logged_ids  # noqa: E402
 
 
 @dataclass

@@ -31,8 +31,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import LiveServer, integrity_check, logged_ids, serve_command  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and tests/support
+from support.live import LiveServer, serve_command  # noqa: E402
+from support.logdb import integrity_check, logged_ids  # noqa: E402
 
 FACTS = {"session": {"id": "disk", "type": "couples"}, "attendance": {"partners_present": 1, "absence_reason": "work"}}
 

@@ -2,7 +2,7 @@
 """Contract fuzzing, long run: Schemathesis against a real `attendance-policy serve` on loopback.
 
 Every operation of /openapi.json, positive and negative data, each case sent with a key that
-has every role, without a key and with a wrong key (scripts/fuzzchecks.py has the checks).
+has every role, without a key and with a wrong key (tests/support/fuzzchecks.py has the checks).
 Bounded by `--examples` per operation and mode. Prints the figures (cases, requests, status
 codes, failures) and exits 1 on any failure.
 
@@ -22,13 +22,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-import schemathesis  # noqa: E402
-from fuzzchecks import config, exercise, runs  # noqa: E402
-from harness import LiveServer, base_url, bundle_openapi  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and tests/support
+from support.fuzzchecks import bundle_openapi, config, exercise, runs  # noqa: E402
+from support.live import LiveServer  # noqa: E402
 
 WRONG = "apk_wrong_" + "f" * 43
 
@@ -63,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="fuzz-api-") as tmp:
         server = LiveServer.create(Path(tmp)).start()
         try:
-            with urllib.request.urlopen(f"{base_url(server)}/openapi.json", timeout=30) as resp:
+            with urllib.request.urlopen(f"{server.url}/openapi.json", timeout=30) as resp:
                 doc = json.load(resp)
             schema = schemathesis.openapi.from_dict(bundle_openapi(doc), config=config(args.examples))
-            schema.config.update(base_url=base_url(server))
+            schema.config.update(base_url=server.url)
             counts: collections.Counter[int] = collections.Counter()
             report = []
             for label, mode in runs(doc):
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 report.append({"operation": label, "mode": mode.value, "cases": cases, "failure": failure})
                 if not args.json:
                     print(f"{label:52} {mode.value:9} {cases:6} cases  {'FAILED' if failure else 'ok'}", flush=True)
-            workers_alive = len(server.worker_pids()) == server.workers
+            workers_alive = len(server.worker_pids()) == server.worker_count
         finally:
             status = server.stop()
     total = sum(r["cases"] for r in report)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Soak: a fixed number of clients against a real `attendance-policy serve` on loopback, for a fixed time.
 
-The mix: 90% single decisions on generated valid facts (a seeded generator over the facts
-catalogue, so the memo sees realistic repetition), 5% batches of 10, 5% reads of a logged
+The mix: 90% single decisions on generated valid facts (the seeded generator of tests/support/factgen.py
+with its SOAK mix, so the memo sees realistic repetition), 5% batches of 10, 5% reads of a logged
 decision. Every answer must be the expected 200; anything else is an error. Reported per
 window (default 30 s): requests, throughput, p50/p95/p99 latency, and each worker's RSS.
 Worker recycling is off by default (`--max-requests 0`) so that memory growth, if any,
@@ -30,32 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from harness import LiveServer, logged_ids, rss_kb  # noqa: E402
-
-from engine.facts.prepare import fact_catalogue
-
-NUMBERS: dict[str, list[Any]] = {"attendance.partners_expected": [1, 2], "attendance.partners_present": [0, 1, 2],
-           "history.consecutive_joint_sessions_missed": [0, 1, 2, 3, 5], "history.program_days_this_week": [0, 2, 3, 5],
-           "history.program_hours_this_week": [0, 4.5, 9, 12], "plan.discharge_in_days": [None, 3, 14, 30]}
-
-
-def random_facts(rng: random.Random, i: int) -> dict[str, Any]:
-    """Valid facts: each optional fact sent with probability 0.3, over a small value space."""
-    facts: dict[str, Any] = {"session": {"id": f"soak-{i}", "type": rng.choice(["couples"] * 4 + ["individual"])}}
-    for path, spec in fact_catalogue().items():
-        section, name = path.split(".", 1)
-        if section == "session" or rng.random() > 0.3:
-            continue
-        if spec.kind == "boolean":
-            value: Any = rng.random() < 0.3
-        elif spec.kind == "enum":
-            value = rng.choice(spec.enum)
-        else:
-            value = rng.choice(NUMBERS[path])
-        facts.setdefault(section, {})[name] = value
-    return facts
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and tests/support
+from support.factgen import SOAK, random_facts  # noqa: E402
+from support.live import LiveServer, rss_kb  # noqa: E402
+from support.logdb import logged_ids  # noqa: E402
 
 
 @dataclass
@@ -75,11 +54,11 @@ def _one(server: LiveServer, rng: random.Random, i: int, stats: Stats) -> None:
             reply = server.request("GET", f"/v1/decisions/{rng.choice(stats.decided)}", role="audit")
         elif roll < 0.10:
             kind = "batch"
-            body = {"items": [{"facts": random_facts(rng, i * 100 + j)} for j in range(10)]}
+            body = {"items": [{"facts": random_facts(rng, i * 100 + j, SOAK)} for j in range(10)]}
             reply = server.request("POST", "/v1/decisions:batch", body, role="evaluate")
         else:
             kind = "decide"
-            reply = server.request("POST", "/v1/decisions", {"facts": random_facts(rng, i)}, role="evaluate")
+            reply = server.request("POST", "/v1/decisions", {"facts": random_facts(rng, i, SOAK)}, role="evaluate")
     except OSError as e:
         with stats.lock:
             stats.errors.append(f"{type(e).__name__}: {e}")

@@ -63,13 +63,13 @@ def test_tooling_smoke():
     assert "validate x100 (2,100 rules: refused)" in _result("tooling")["seconds"]
 
 
-def test_load_generators_cycle_through_the_bodies():
+def test_load_generators_cycle_through_the_bodies(monkeypatch):
     # Both generators, whichever this machine has: every body is sent, in turn, and counted.
     import http.server
     import shutil
     import threading
 
-    sys.path.insert(0, str(BENCH))
+    monkeypatch.syspath_prepend(str(BENCH))  # for this test only
     import loadgen
 
     seen: list[bytes] = []

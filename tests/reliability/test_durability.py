@@ -11,25 +11,24 @@ and a read-only remount.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from crash_durability import main as crash_main
 from flask import Flask
-from harness import integrity_check
-from livehttp import start_server, stop_server
-from test_api_serve import Server, _logged
 
 from api import create_app
 from api.log.sqlite import SQLiteStore
+from support.live import LiveServer
+from support.logdb import integrity_check, logged_counts
+from support.scripts import script_json
 from support.service import RULES, facts
 
 needs_proc = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads worker pids in /proc")
@@ -102,20 +101,20 @@ def test_a_log_that_cannot_be_written_gives_503s_and_no_decision(faulty: tuple[F
     assert integrity_check(Path(store.path)) == "ok"
 
 
-@pytest.fixture(scope="module")
-def fault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("disk-full"), rules=[RULES])
-    try:
+Serve = Callable[..., AbstractContextManager[LiveServer]]
+
+
+@pytest.fixture
+def fault_server(serve_like_live: Serve, tmp_path: Path) -> Iterator[LiveServer]:
+    with serve_like_live(tmp_path / "disk-full", rules=[RULES]) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 @needs_proc
-def test_live_workers_that_cannot_write_answer_503_and_recover(fault_server: Server) -> None:
+def test_live_workers_that_cannot_write_answer_503_and_recover(fault_server: LiveServer) -> None:
     server = fault_server
     before = [server.decide(f"fsize-ok-{i}") for i in range(5)]
-    workers = server.workers()
+    workers = server.worker_pids()
     _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     for pid in workers:
         resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, hard))  # every write past byte 1 fails: EFBIG
@@ -123,25 +122,23 @@ def test_live_workers_that_cannot_write_answer_503_and_recover(fault_server: Ser
         for i in range(6):  # both workers, single and batch
             path, body = (("/v1/decisions", {"facts": facts(f"fsize-{i}")}) if i % 2 else
                           ("/v1/decisions:batch", {"items": [{"facts": facts(f"fsize-b{i}")}]}))
-            status, problem = server.request("POST", path, body, role="evaluate")
+            status, problem = server.call("POST", path, body, role="evaluate")
             assert (status, problem["code"]) == (503, "decision_log_unavailable"), problem
-        status, ready = server.request("GET", "/readyz", role=None)
+        status, ready = server.call("GET", "/readyz")
         assert status == 503 and ready["code"] == "not_ready"
     finally:
         for pid in workers:
             resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
     after = [server.decide(f"fsize-after-{i}") for i in range(4)]
-    assert server.request("GET", "/readyz", role=None)[0] == 200
-    assert server.workers() == workers  # nobody crashed
-    assert set(_logged(server.database, before + after).values()) == {1}
+    assert server.call("GET", "/readyz")[0] == 200
+    assert server.worker_pids() == workers  # nobody crashed
+    assert set(logged_counts(server.database, before + after).values()) == {1}
     assert integrity_check(server.database) == "ok"
 
 
 @needs_proc
-def test_kill_9_of_a_worker_and_of_the_server_loses_no_acknowledged_decision(
-        capsys: pytest.CaptureFixture[str]) -> None:
-    status = crash_main(["--cycles", "1", "--seconds", "2", "--clients", "4", "--json"])
-    report = json.loads(capsys.readouterr().out)
+def test_kill_9_of_a_worker_and_of_the_server_loses_no_acknowledged_decision() -> None:
+    status, report = script_json("crash_durability.py", "--cycles", "1", "--seconds", "2", "--clients", "4")
     (cycle,) = report["cycles"]
     assert status == 0, report
     assert cycle["acknowledged"] > 0 and cycle["missing_from_log"] == 0 and cycle["missing_from_api"] == 0
@@ -150,25 +147,23 @@ def test_kill_9_of_a_worker_and_of_the_server_loses_no_acknowledged_decision(
 
 
 @needs_proc
-def test_a_master_that_cannot_write_survives_a_worker_exit(tmp_path: Path) -> None:
+def test_a_master_that_cannot_write_survives_a_worker_exit(serve_like_live: Serve, tmp_path: Path) -> None:
     """D12: with its disk full, the master's child_exit hook raised OSError (metrics `retire`) out of gunicorn's
     main loop: the first worker to crash or be recycled stopped the whole service (exit 255)."""
-    server = start_server(tmp_path, rules=[RULES])
-    try:
-        victim, other = server.workers()
+    with serve_like_live(tmp_path, rules=[RULES]) as server:
+        master = server.master
+        victim, other = server.worker_pids()
         _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-        resource.prlimit(server.proc.pid, resource.RLIMIT_FSIZE, (1, hard))  # the master can write nothing
+        resource.prlimit(master.pid, resource.RLIMIT_FSIZE, (1, hard))  # the master can write nothing
         try:
             os.kill(victim, signal.SIGKILL)
             deadline = time.monotonic() + 30
-            while (victim in server.workers() or len(server.workers()) < 2) and time.monotonic() < deadline:
-                assert server.proc.poll() is None, "the master exited"
+            while (victim in server.worker_pids() or len(server.worker_pids()) < 2) and time.monotonic() < deadline:
+                assert master.poll() is None, "the master exited"
                 time.sleep(0.05)
         finally:
-            for pid in [server.proc.pid, *server.workers()] if server.proc.poll() is None else []:
+            for pid in [master.pid, *server.worker_pids()] if master.poll() is None else []:
                 resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))  # the new worker inherited the limit
-        assert server.proc.poll() is None
-        assert len(server.workers()) == 2 and victim not in server.workers() and other in server.workers()
+        assert master.poll() is None
+        assert len(server.worker_pids()) == 2 and victim not in server.worker_pids() and other in server.worker_pids()
         assert server.decide("after-master-fault")
-    finally:
-        stop_server(server)

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from livehttp import decision_count, http_request, raw_exchange, start_server, status_of, stop_server
-from test_api_serve import Server, _command, _logged
 
+from support.live import LiveServer, serve_command
+from support.logdb import decision_count, logged_counts
 from support.policies import minimal_policy
+from support.rawhttp import http_request, raw_exchange, status_of
 from support.service import TOKENS, facts
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads worker pids in /proc")
@@ -29,43 +31,43 @@ pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="read
 NOTHING = {"session": {"id": "c1-nothing", "type": "education"}}  # no rule of the default policy fires
 
 
-def _batch(server: Server, items: list[dict[str, Any]], policy: str | None = None) -> list[dict[str, Any]]:
+def _batch(server: LiveServer, items: list[dict[str, Any]], policy: str | None = None) -> list[dict[str, Any]]:
     body = {"items": [{"facts": f, **({"policy": policy} if policy else {})} for f in items]}
-    status, answer = server.request("POST", "/v1/decisions:batch", body, role="evaluate")
+    status, answer = server.call("POST", "/v1/decisions:batch", body, role="evaluate")
     assert status == 200, answer
     return list(answer["results"])
 
 
-def test_c1_decisions_where_no_rule_fires(live: Server, same_workers: list[int]) -> None:
+def test_c1_decisions_where_no_rule_fires(live: LiveServer, same_workers: list[int]) -> None:
     for _ in range(2):  # 1,200 no-match decisions; without the catch-all, delete_state would crash the worker
         results = _batch(live, [NOTHING] * 600)
         assert {r["status"] for r in results} == {200}
         assert all(r["decision"]["rules_fired"] == [] for r in results)
-    status, decision = live.request("POST", "/v1/decisions", {"facts": NOTHING}, role="evaluate")
+    status, decision = live.call("POST", "/v1/decisions", {"facts": NOTHING}, role="evaluate")
     assert (status, decision["recommendations"]) == (200, [])
 
 
-def test_c2_concurrent_requests(live: Server, same_workers: list[int]) -> None:
+def test_c2_concurrent_requests(live: LiveServer, same_workers: list[int]) -> None:
     sessions = [f"c2-{i}" for i in range(200)]
     with ThreadPoolExecutor(max_workers=16) as pool:
         ids = list(pool.map(live.decide, sessions))
     assert len(set(ids)) == 200
-    assert set(_logged(live.database, ids).values()) == {1}
+    assert set(logged_counts(live.database, ids).values()) == {1}
 
 
-def test_c3_zero_in_every_number(live: Server, same_workers: list[int]) -> None:
+def test_c3_zero_in_every_number(live: LiveServer, same_workers: list[int]) -> None:
     zeros = {"session": {"id": "c3-zeros", "type": "couples"},
              "attendance": {"partners_expected": 1, "partners_present": 0},
              "history": {"consecutive_joint_sessions_missed": 0, "program_days_this_week": 0,
                          "program_hours_this_week": 0.0},
              "plan": {"discharge_in_days": 0}}
-    status, decision = live.request("POST", "/v1/decisions", {"facts": zeros}, role="evaluate")
+    status, decision = live.call("POST", "/v1/decisions", {"facts": zeros}, role="evaluate")
     assert status == 200, decision
     assert {"program_intensity_below_plan", "schedule_joint_discharge_planning"} <= \
         {r["id"] for r in decision["recommendations"]}
 
 
-def test_c4_huge_ids_keys_and_nesting(live: Server, same_workers: list[int]) -> None:
+def test_c4_huge_ids_keys_and_nesting(live: LiveServer, same_workers: list[int]) -> None:
     logged = decision_count(live.database)
     big = json.dumps({"facts": {"session": {"id": "x" * 8_000_000, "type": "couples"}}}).encode()
     head = http_request("POST", "/v1/decisions", body=big, headers={
@@ -82,13 +84,13 @@ def test_c4_huge_ids_keys_and_nesting(live: Server, same_workers: list[int]) -> 
     assert decision_count(live.database) == logged
 
 
-def test_c7_colliding_session_ids(live: Server, same_workers: list[int]) -> None:
+def test_c7_colliding_session_ids(live: LiveServer, same_workers: list[int]) -> None:
     """`req-991307` and `req-1971740` share a 32-bit FNV hash: each decision must stay its own."""
     safe = facts("req-991307")
     unsafe = facts("req-1971740", clinical={"safety_concern": True})
 
     def decide(i: int) -> tuple[str, set[str]]:
-        status, d = live.request("POST", "/v1/decisions", {"facts": unsafe if i % 2 else safe}, role="evaluate")
+        status, d = live.call("POST", "/v1/decisions", {"facts": unsafe if i % 2 else safe}, role="evaluate")
         assert status == 200, d
         return d["session_id"], {r["id"] for r in d["recommendations"]}
 
@@ -98,13 +100,13 @@ def test_c7_colliding_session_ids(live: Server, same_workers: list[int]) -> None
         assert ("pause_couples_therapy" in recommendations) == (session_id == "req-1971740")
 
 
-def test_c8_more_decisions_than_live_sessions(live: Server, same_workers: list[int]) -> None:
+def test_c8_more_decisions_than_live_sessions(live: LiveServer, same_workers: list[int]) -> None:
     made: list[str] = []
     for i in range(3):  # 1,200 decisions, more than the 1,024 live sessions after which the engine fails
         results = _batch(live, [facts(f"c8-{i}-{j}") for j in range(400)])
         assert {r["status"] for r in results} == {200}
         made += [r["decision"]["decision_id"] for r in results]
-    assert set(_logged(live.database, made).values()) == {1}
+    assert set(logged_counts(live.database, made).values()) == {1}
 
 
 # -- policies that would trigger a failure mode -------------------------------------------------
@@ -119,7 +121,8 @@ def _write(base: Path, policy_id: str, data: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def guarded(serve_like_live: Callable[..., AbstractContextManager[LiveServer]],
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server with policies that would trigger C6 and error 303 if the compiler did not guard them."""
     directory = tmp_path_factory.mktemp("guarded")
     rules = directory / "rules"
@@ -129,37 +132,34 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     _write(rules, "wide", minimal_policy(rules=[
         {"id": f"R-{i:03d}", **RULE, "when": {"fact": "session.type", "op": "eq", "value": "couples"}}
         for i in range(150)]))
-    server = start_server(directory, rules=[rules])
-    try:
+    with serve_like_live(directory, rules=[rules]) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
-def test_c6_rules_on_absent_facts_do_not_loop(guarded: Server) -> None:
-    before = guarded.workers()
+def test_c6_rules_on_absent_facts_do_not_loop(guarded: LiveServer) -> None:
+    before = guarded.worker_pids()
     for sent in ({}, {"history": {"program_days_this_week": 3}}, {"history": {"program_days_this_week": 5}}):
         body = {"facts": {"session": {"id": "c6", "type": "couples"}, **sent}, "policy": "absent"}
-        status, decision = guarded.request("POST", "/v1/decisions", body, role="evaluate")
+        status, decision = guarded.call("POST", "/v1/decisions", body, role="evaluate")
         assert status == 200, decision
         expected = ["R-001"] if sent.get("history", {}).get("program_days_this_week") == 5 else []
         assert decision["rules_fired"] == expected  # unknown is not "not 3", and never the state fact
-    assert guarded.workers() == before
+    assert guarded.worker_pids() == before
 
 
-def test_error_303_many_rules_firing_at_once(guarded: Server) -> None:
-    before = guarded.workers()
+def test_error_303_many_rules_firing_at_once(guarded: LiveServer) -> None:
+    before = guarded.worker_pids()
     body = {"facts": {"session": {"id": "wide", "type": "couples"}}, "policy": "wide"}
-    status, decision = guarded.request("POST", "/v1/decisions", body, role="evaluate")
+    status, decision = guarded.call("POST", "/v1/decisions", body, role="evaluate")
     assert status == 200 and len(decision["rules_fired"]) == 150
-    assert guarded.workers() == before
+    assert guarded.worker_pids() == before
 
 
 def _serve_refuses(tmp_path: Path, policy: dict[str, Any]) -> str:
     rules = tmp_path / "rules"
     _write(rules, "hostile", policy)
     (tmp_path / "service.toml").write_text(f'[policies]\nrules = ["{rules}"]\n[decision_log]\npath = "log.sqlite3"\n')
-    proc = subprocess.run([*_command(), "serve", "--port", "1", "--config", str(tmp_path / "service.toml")],
+    proc = subprocess.run([*serve_command(), "serve", "--port", "1", "--config", str(tmp_path / "service.toml")],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -3,7 +3,7 @@ negative data, with the all-roles key, without a key and with a wrong key.
 
 With a key: zero 5xx, documented status codes and content types, responses that match their
 schemas, invalid data refused and valid data accepted (two documented exceptions, see
-fuzzchecks.py), every error a problem document, security headers everywhere. Without a
+support/fuzzchecks.py), every error a problem document, security headers everywhere. Without a
 valid key: 401 problems for every protected operation, public ones unchanged. The example
 count is bounded for CI; scripts/fuzz_api.py runs the long version.
 
@@ -13,21 +13,18 @@ each operation's Schemathesis strategy is drawn from with plain Hypothesis here.
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
 import pytest
 import schemathesis
-from fuzzchecks import config, exercise, runs
-from harness import bundle_openapi
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from test_api_serve import Server
 
 from api.config.settings import Settings
 from api.http.openapi import document
+from support.fuzzchecks import bundle_openapi, config, exercise, runs
+from support.live import LiveServer
 from support.service import TOKENS
 
 MAX_EXAMPLES = 25
@@ -38,11 +35,11 @@ RUNS = runs(_DOC)
 
 
 @pytest.fixture(scope="module")
-def api_schema(live: Server) -> Any:
-    with urllib.request.urlopen(f"http://127.0.0.1:{live.port}/openapi.json", timeout=30) as resp:
-        served = json.load(resp)
+def api_schema(live: LiveServer) -> Any:
+    status, served = live.call("GET", "/openapi.json")
+    assert status == 200
     schema = schemathesis.openapi.from_dict(bundle_openapi(served), config=config(MAX_EXAMPLES))
-    schema.config.update(base_url=f"http://127.0.0.1:{live.port}")
+    schema.config.update(base_url=live.url)
     return schema
 
 

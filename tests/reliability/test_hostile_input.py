@@ -15,9 +15,10 @@ import time
 from typing import Any
 
 import pytest
-from livehttp import LIVE_TIMEOUT_S, body_of, decision_count, header_of, http_request, raw_exchange, status_of
-from test_api_serve import Server
 
+from support.live import LiveServer
+from support.logdb import decision_count
+from support.rawhttp import body_of, header_of, http_request, raw_exchange, read_all, status_of
 from support.service import TOKENS, facts
 
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path("/proc/net/tcp").exists(),
@@ -125,7 +126,7 @@ CASES: list[tuple[str, str, bytes, str, int, str]] = [
 
 @pytest.mark.parametrize(("path", "body", "ctype", "status", "code"), [c[1:] for c in CASES],
                          ids=[c[0] for c in CASES])
-def test_hostile_bodies_are_refused_before_the_engine(live: Server, same_workers: list[int], path: str, body: bytes,
+def test_hostile_bodies_are_refused_before_the_engine(live: LiveServer, same_workers: list[int], path: str, body: bytes,
                                                       ctype: str, status: int, code: str) -> None:
     logged = decision_count(live.database)
     headers = {**EVALUATE, **({"Content-Type": ctype} if ctype else {})}
@@ -142,19 +143,17 @@ def test_hostile_bodies_are_refused_before_the_engine(live: Server, same_workers
 
 
 @pytest.mark.parametrize("path", ["/v1/decisions", "/v1/decisions:batch"])
-def test_a_10_mb_body_is_refused_before_it_is_read(live: Server, same_workers: list[int], path: str) -> None:
+def test_a_10_mb_body_is_refused_before_it_is_read(live: LiveServer, same_workers: list[int], path: str) -> None:
     head = http_request("POST", path, headers=JSON).replace(b"Content-Length: 0", f"Content-Length: {10 * MB}".encode())
     with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
         sock.sendall(head)  # headers only: the answer comes before any of the 10 MB is sent
-        response = b""
-        while chunk := sock.recv(65536):
-            response += chunk
+        response = read_all(sock)
     assert status_of(response) == 413
     assert json.loads(body_of(response))["code"] == "payload_too_large"
 
 
 @pytest.mark.parametrize("path", ["/v1/decisions", "/v1/decisions:batch"])
-def test_a_10_mb_chunked_body_is_cut_off_at_the_limit(live: Server, same_workers: list[int], path: str) -> None:
+def test_a_10_mb_chunked_body_is_cut_off_at_the_limit(live: LiveServer, same_workers: list[int], path: str) -> None:
     chunk = b"[" * MB
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(10)) + b"0\r\n\r\n"
     head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n" \
@@ -169,7 +168,7 @@ def test_a_10_mb_chunked_body_is_cut_off_at_the_limit(live: Server, same_workers
     b"5\r\n{\"factsXX\r\n0\r\n\r\n",  # a chunk longer than its size: no terminator where it must be
     b"3;" + b"x" * 70_000 + b"\r\nabc\r\n0\r\n\r\n",  # an enormous chunk extension
 ])
-def test_a_broken_chunked_body_is_a_400_not_a_500(live: Server, same_workers: list[int], chunked: bytes) -> None:
+def test_a_broken_chunked_body_is_a_400_not_a_500(live: LiveServer, same_workers: list[int], chunked: bytes) -> None:
     """Regression: gunicorn's chunk errors surfaced inside the app and became 500 internal_error."""
     head = f"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" \
            f"Transfer-Encoding: chunked\r\nAuthorization: {EVALUATE['Authorization']}\r\nConnection: close\r\n\r\n"
@@ -191,7 +190,7 @@ MALFORMED_IDS = ["request line 9000 bytes", "header 9000 bytes", "200 headers", 
     (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64, {0, 400}),
     (b"GET /healthz HTTP/9.9\r\n\r\n", {400, 505}),
 ])
-def test_malformed_http_is_answered_by_gunicorn(live: Server, same_workers: list[int], request_bytes: bytes,
+def test_malformed_http_is_answered_by_gunicorn(live: LiveServer, same_workers: list[int], request_bytes: bytes,
                                                 statuses: set[int]) -> None:
     """Regression D13: gunicorn answered these with an HTML page; now a problem document with the security headers."""
     response = raw_exchange(live.port, request_bytes)
@@ -216,27 +215,27 @@ def _slowloris(port: int, result: dict[str, Any], lines: int = 60) -> None:
             result["closed_by_server"] = True
 
 
-def test_slow_clients_do_not_hold_or_kill_workers(live: Server, same_workers: list[int]) -> None:
+def test_slow_clients_do_not_hold_or_kill_workers(live: LiveServer, same_workers: list[int]) -> None:
     """Regression: the sync worker waited on a slow client until the master killed it (timeout, new pid)."""
     results: list[dict[str, Any]] = [{} for _ in range(2)]  # one per worker: nothing left to serve others
     threads = [threading.Thread(target=_slowloris, args=(live.port, r)) for r in results]
     for t in threads:
         t.start()
     time.sleep(0.5)
-    status, decision = live.request("POST", "/v1/decisions", {"facts": facts("after-slowloris")}, role="evaluate")
+    status, decision = live.call("POST", "/v1/decisions", {"facts": facts("after-slowloris")}, role="evaluate")
     for t in threads:
         t.join(timeout=60)
     assert status == 200 and decision["session_id"] == "after-slowloris"
     assert [r.get("closed_by_server") for r in results] == [True, True]
-    assert f"the request did not arrive within {LIVE_TIMEOUT_S / 2:g}s" in live.log.read_text()
+    deadline = live.config()["server"]["timeout"] / 2  # the sync worker's read deadline: half gunicorn's timeout
+    assert f"the request did not arrive within {deadline:g}s" in live.log_text()
 
 
-def test_a_slow_body_is_cut_off_with_a_400(live: Server, same_workers: list[int]) -> None:
+def test_a_slow_body_is_cut_off_with_a_400(live: LiveServer, same_workers: list[int]) -> None:
     body = json.dumps({"facts": facts("slow-body")}).encode()
     head = http_request("POST", "/v1/decisions", body=body, headers=JSON)[: -len(body)]
     with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
         sock.sendall(head)
-        response = b""
         try:
             for byte in body:
                 if select.select([sock], [], [], 0.5)[0]:
@@ -244,13 +243,12 @@ def test_a_slow_body_is_cut_off_with_a_400(live: Server, same_workers: list[int]
                 sock.sendall(bytes([byte]))
         except OSError:
             pass
-        while chunk := sock.recv(65536):
-            response += chunk
+        response = read_all(sock)
     assert status_of(response) == 400
     problem = json.loads(body_of(response))
     assert problem["code"] == "invalid_request" and "the request body could not be read" in problem["detail"]
 
 
-def test_an_idle_connection_is_closed(live: Server, same_workers: list[int]) -> None:
+def test_an_idle_connection_is_closed(live: LiveServer, same_workers: list[int]) -> None:
     with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
         assert sock.recv(1) == b""  # the server closes it: no request arrived in time

@@ -1,7 +1,7 @@
 """Hostile policy files are refused by `attendance-policy validate` with a clear error, in bounded memory.
 
-The cases and the measurement live in scripts/hostile_policies.py (which prints the
-figures in docs/reliability.md); here each case runs in its own child process and must
+The cases and the measurement live in support/hostile_policies.py (scripts/hostile_policies.py
+prints the figures in docs/reliability.md); here each case runs in its own child process and must
 exit 1 with its expected problem code first, no traceback, and a peak RSS under a fixed
 bound. No timing assertion: a child that hangs is killed by the script's timeout instead.
 """
@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from hostile_policies import CASES, MARKER, Case, Result, baseline, run_case
+
+from support.hostile_policies import CASES, MARKER, Case, Result, baseline, run_case
 
 PEAK_RSS_BOUND_MB = 250.0  # the bundled rules validate in ~40 MB; the worst hostile case needs ~140 MB
 

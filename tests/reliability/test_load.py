@@ -6,15 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from soak import soak
+
+from support.scripts import script_json
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads worker pids in /proc")
 
 
 def test_short_soak_has_no_errors() -> None:
-    result = soak(seconds=4, clients=4, window=4, max_requests=0)
+    status, result = script_json("soak.py", "--seconds", "4", "--clients", "4", "--window", "4", "--max-requests", "0")
     assert result["errors"] == 0, result["error_samples"]
     assert result["requests"] > 0 and result["decisions_logged"] > 0
     assert result["decisions_missing_from_log"] == 0
     assert result["same_workers"] is True and result["server_exit"] == 0
     assert all(m["rss_mb"] for m in result["memory"])  # both workers were measured
+    assert (status, result["problems"]) == (0, [])

@@ -7,7 +7,6 @@ be in it, so an endpoint added later is in the matrix without anyone remembering
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +15,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from livehttp import decision_count
-from test_api_serve import Server
 
 from api import create_app
 from api.config.settings import Settings
 from api.http.headers import SECURITY_HEADERS
 from api.http.openapi import document
+from support.live import LiveServer
+from support.logdb import decision_count
 from support.service import KEYS, RULES, TOKENS, facts
 
 WRONG_KEY = "apk_wrong_" + "z" * 43
@@ -130,7 +129,7 @@ def test_a_refused_request_changes_nothing(keyed: Flask) -> None:
 # -- keys never logged --------------------------------------------------------------------------
 
 
-def test_keys_are_never_logged(live: Server) -> None:
+def test_keys_are_never_logged(live: LiveServer) -> None:
     """Every key, right or wrong, sent every way a client might: none appears in the server's log or the log DB."""
     secrets = [*TOKENS.values(), WRONG_KEY]
     for token in secrets:
@@ -139,31 +138,15 @@ def test_keys_are_never_logged(live: Server) -> None:
             method = "POST" if role_path in ("/v1/decisions", "/v1/decisions:batch") else "GET"
             body = {"facts": facts("keys")} if role_path == "/v1/decisions" else \
                 {"items": [{"facts": facts("keys")}]} if method == "POST" else None
-            _raw(live, method, role_path, body, {"Authorization": f"Bearer {token}"})
-        _raw(live, "GET", "/healthz", None, {"Authorization": f"Basic {token}"})
-        _raw(live, "GET", "/healthz", None, {"Authorization": f"Bearer {token}", "X-Api-Key": token})
-    log = live.log.read_text(encoding="utf-8", errors="replace")
+            live.request(method, role_path, body, headers={"Authorization": f"Bearer {token}"})
+        live.request("GET", "/healthz", headers={"Authorization": f"Basic {token}"})
+        live.request("GET", "/healthz", headers={"Authorization": f"Bearer {token}", "X-Api-Key": token})
+    log = live.log_text()
     stored = b"".join(p.read_bytes() for p in live.database.parent.glob("decisions.sqlite3*"))
     for token in secrets:
         assert token not in log
         assert token.encode() not in stored
     assert '"key_id":"evaluate"' in log  # the log says who asked, by the key's name
-
-
-def _raw(live: Server, method: str, path: str, body: Any, headers: dict[str, str]) -> int:
-    import urllib.error
-    import urllib.request
-
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{live.port}{path}", data=data, method=method, headers=headers)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as e:
-        e.close()
-        return int(e.code)
 
 
 # -- redacted fields never stored -------------------------------------------------------------------
@@ -224,13 +207,12 @@ def test_security_headers_on_every_response(keyed: Flask, method: str, path: str
         assert resp.headers.get(name) == value, name
 
 
-def test_security_headers_over_http(live: Server) -> None:
-    import urllib.request
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{live.port}/healthz", timeout=30) as resp:
-        headers = dict(resp.headers)
-    assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["Cache-Control"] == "no-store"
-    assert headers["Content-Security-Policy"].startswith("default-src 'none'")
-    assert headers["Referrer-Policy"] == "no-referrer"
-    assert headers.get("Server", "gunicorn") == "gunicorn"  # no version number given away
+def test_security_headers_over_http(live: LiveServer) -> None:
+    reply = live.request("GET", "/healthz")
+    headers = reply.headers  # names in lower case
+    assert reply.status == 200
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store"
+    assert headers["content-security-policy"].startswith("default-src 'none'")
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers.get("server", "gunicorn") == "gunicorn"  # no version number given away
