@@ -1,8 +1,10 @@
-"""Fixtures for the decision service tests: one engine, apps built on it, keys per role."""
+"""Fixtures for the decision service tests: one engine, apps built on it, keys per role; for the lifecycle tests,
+a rules directory of their own, a settable clock and apps that each stand for one worker."""
 
 from __future__ import annotations
 
 import copy
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from api import create_app
 from engine.policy.loader import load_rules
 from engine.runtime.engine import Engine
 from engine.runtime.registry import PolicySet
+from support.lifecycle import Clock, lifecycle
 from support.service import KEYS, RULES, StepClock
 
 
@@ -68,3 +71,42 @@ def client(app: Flask) -> FlaskClient:
 def open_client(make_app: Callable[..., Flask]) -> FlaskClient:
     """A server without keys (authentication off, loopback only)."""
     return make_app(keys=False).test_client()
+
+
+# -- the policy lifecycle ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    """A rules directory with the bundled 1.0.0 (no version lock, so files may come and go)."""
+    folder = tmp_path / "rules" / "couples-attendance"
+    folder.mkdir(parents=True)
+    shutil.copy(Path(RULES, "couples-attendance", "1.0.0.yaml"), folder)
+    return tmp_path / "rules"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make(tmp_path: Path, rules: Path, clock: Clock) -> Iterator[Callable[..., Flask]]:
+    """Apps (each like one worker, with its own engine) over `rules`; a shared database when `db` is given."""
+    apps: list[Flask] = []
+
+    def build(config: dict[str, Any] | None = None, *, db: Path | None = None) -> Flask:
+        engine = Engine(PolicySet.build(load_rules([rules]), isolate=False), clock=clock)
+        base: dict[str, Any] = {"policies": {"rules": [str(rules)], "poll_interval_ms": 50},
+                                "decision_log": {"path": str(db or tmp_path / f"log{len(apps)}.sqlite3")},
+                                "keys": KEYS}
+        for section, values in (config or {}).items():
+            base.setdefault(section, {}).update(values)
+        app = create_app(base, engine=engine)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["attendance_policy"].close()
+        lifecycle(app).live.close()

@@ -1,130 +1,24 @@
-"""The policy lifecycle through the Flask test client: hot reload, the poller, pins, scheduled activation, status."""
+"""The policy lifecycle through the Flask test client: hot reload, the poller, removed files, convergence, status.
+
+Pins and scheduled activation are in test_api_lifecycle_pins.py; the fixtures (`rules`, `clock`,
+`make`) are in conftest.py, the helpers in support/lifecycle.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import pytest
 from flask import Flask
-from flask.testing import FlaskClient
-from test_api_openapi import response_validator
 
-from api import create_app
-from api.lifecycle.manager import Lifecycle
-from engine.policy.loader import load_rules
-from engine.runtime.engine import Engine
-from engine.runtime.registry import PolicySet
-from support.service import KEYS, RULES, auth, decide, facts
-
-SOURCE = Path(RULES, "couples-attendance", "1.0.0.yaml").read_text(encoding="utf-8")
-POLICY = "/v1/policies/couples-attendance"
-
-
-def version_text(version: str, effective: str = "2026-01-01", *, broken: bool = False) -> str:
-    """The bundled policy as another version (with its changelog entry); `broken` names an unknown fact."""
-    text = SOURCE.replace("version: 1.0.0\n", f"version: {version}\n", 1)
-    text = text.replace('effective_from: "2026-01-01"', f'effective_from: "{effective}"', 1)
-    text = text.replace("changelog:\n", f'changelog:\n  - version: {version}\n    date: "{effective}"\n'
-                                        f"    changes: Test version {version}.\n", 1)
-    return text.replace("fact: clinical.safety_concern,", "fact: clinical.safety_concerns,", 1) if broken else text
-
-
-def write_version(rules: Path, version: str, effective: str = "2026-01-01", *, broken: bool = False) -> Path:
-    path = rules / "couples-attendance" / f"{version}.yaml"
-    path.write_text(version_text(version, effective, broken=broken), encoding="utf-8")
-    return path
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    """Poll until `condition()` is truthy (no timing assertion: only a generous deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-class Clock:
-    """A settable clock (UTC)."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture
-def rules(tmp_path: Path) -> Path:
-    """A rules directory with the bundled 1.0.0 (no version lock, so files may come and go)."""
-    folder = tmp_path / "rules" / "couples-attendance"
-    folder.mkdir(parents=True)
-    shutil.copy(Path(RULES, "couples-attendance", "1.0.0.yaml"), folder)
-    return tmp_path / "rules"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def make(tmp_path: Path, rules: Path, clock: Clock) -> Iterator[Callable[..., Flask]]:
-    """Apps (each like one worker, with its own engine) over `rules`; a shared database when `db` is given."""
-    apps: list[Flask] = []
-
-    def build(config: dict[str, Any] | None = None, *, db: Path | None = None) -> Flask:
-        engine = Engine(PolicySet.build(load_rules([rules]), isolate=False), clock=clock)
-        base: dict[str, Any] = {"policies": {"rules": [str(rules)], "poll_interval_ms": 50},
-                                "decision_log": {"path": str(db or tmp_path / f"log{len(apps)}.sqlite3")},
-                                "keys": KEYS}
-        for section, values in (config or {}).items():
-            base.setdefault(section, {}).update(values)
-        app = create_app(base, engine=engine)
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        app.extensions["attendance_policy"].close()
-        lifecycle(app).live.close()
-
-
-def lifecycle(app: Flask) -> Lifecycle:
-    return app.extensions["attendance_policy"].lifecycle  # type: ignore[no-any-return]
-
-
-def version_of(client: FlaskClient, **body: Any) -> str:
-    return str(decide(client, {"facts": facts(), **body})["policy"]["version"])
-
-
-def status(client: FlaskClient) -> dict[str, Any]:
-    resp = client.get("/v1/status", headers=auth("evaluate"))
-    assert resp.status_code == 200, resp.get_json()
-    return resp.get_json()  # type: ignore[no-any-return]
-
-
-def reload(client: FlaskClient, expect: int = 200) -> dict[str, Any]:
-    resp = client.post("/v1/admin/reload", headers=auth("admin"))
-    assert resp.status_code == expect, resp.get_json()
-    return resp.get_json()  # type: ignore[no-any-return]
-
-
-def activate(client: FlaskClient, version: str | None, expect: int = 200, policy: str = "couples-attendance",
-             role: str = "admin") -> dict[str, Any]:
-    resp = client.post(f"/v1/admin/policies/{policy}/activate", json={"version": version}, headers=auth(role))
-    assert resp.status_code == expect, resp.get_json()
-    return resp.get_json()  # type: ignore[no-any-return]
+from support.lifecycle import activate, lifecycle, reload, status, version_of, write_version
+from support.live import wait_for
+from support.openapi import response_errors
+from support.service import auth, decide, facts
 
 
 def test_reload_while_requests_flow(make: Callable[..., Flask], rules: Path) -> None:
@@ -188,69 +82,6 @@ def test_a_broken_file_dropped_in_changes_nothing_and_shows_in_status(make: Call
     lifecycle(app).poller.stop()
 
 
-def test_a_scheduled_version_becomes_active_at_its_date(make: Callable[..., Flask], rules: Path,
-                                                       clock: Clock) -> None:
-    write_version(rules, "1.1.0", effective="2026-07-01")
-    client = make().test_client()
-    clock.now = dt.datetime(2026, 6, 30, 23, 59, 59, tzinfo=dt.UTC)
-    assert version_of(client) == "1.0.0"
-    policy = client.get(POLICY, headers=auth("evaluate")).get_json()
-    assert (policy["active_version"], policy["scheduled_version"], policy["pin"]) == ("1.0.0", "1.0.0", None)
-    clock.now = dt.datetime(2026, 7, 1, 0, 0, tzinfo=dt.UTC)
-    assert version_of(client) == "1.1.0"  # no reload: the date passed
-    assert client.get(POLICY, headers=auth("evaluate")).get_json()["active_version"] == "1.1.0"
-    worker = status(client)["workers"][0]
-    assert (worker["generation"], worker["active"]) == (0, {"couples-attendance": "1.1.0"})
-
-
-def test_pin_and_unpin(make: Callable[..., Flask], rules: Path) -> None:
-    write_version(rules, "1.1.0")
-    client = make().test_client()
-    assert version_of(client) == "1.1.0"
-    pinned = activate(client, "1.0.0")
-    assert (pinned["active_version"], pinned["scheduled_version"], pinned["pin"]["version"],
-            pinned["pin"]["pinned_by"]) == ("1.0.0", "1.1.0", "1.0.0", "admin")
-    assert version_of(client) == "1.0.0"  # rolled back
-    assert version_of(client, version="1.1.0") == "1.1.0"  # a request that names a version still gets it
-    policy = client.get(POLICY, headers=auth("audit")).get_json()
-    assert (policy["active_version"], policy["pin"]["version"]) == ("1.0.0", "1.0.0")
-    assert [v["active"] for v in policy["versions"]] == [True, False]
-    assert activate(client, None)["pin"] is None
-    assert version_of(client) == "1.1.0"
-    history = status(client)["policies"][0]["activations"]
-    assert [(a["version"], a["key_id"]) for a in history] == [(None, "admin"), ("1.0.0", "admin")]
-
-
-@pytest.mark.parametrize(("policy", "body", "role", "status_code", "code"), [
-    ("couples-attendance", {"version": "1.0.1"}, "admin", 404, "unknown_policy_version"),
-    ("couple-attendance", {"version": "1.0.0"}, "admin", 404, "unknown_policy"),
-    ("couples-attendance", {}, "admin", 400, "invalid_request"),
-    ("couples-attendance", {"version": "latest"}, "admin", 400, "invalid_request"),
-    ("couples-attendance", {"version": "1.0.0"}, "evaluate", 403, "forbidden"),
-])
-def test_activate_refuses(make: Callable[..., Flask], policy: str, body: dict[str, Any], role: str,
-                          status_code: int, code: str) -> None:
-    client = make().test_client()
-    resp = client.post(f"/v1/admin/policies/{policy}/activate", json=body, headers=auth(role))
-    assert (resp.status_code, resp.get_json()["code"]) == (status_code, code)
-    assert status(client)["policies"][0]["pin"] is None
-
-
-def test_a_pin_holds_in_every_worker_and_after_a_restart(make: Callable[..., Flask], rules: Path,
-                                                         tmp_path: Path) -> None:
-    write_version(rules, "1.1.0")
-    db = tmp_path / "shared.sqlite3"
-    one, two = make(db=db).test_client(), make(db=db).test_client()
-    assert version_of(two) == "1.1.0"
-    activate(one, "1.0.0")
-    assert version_of(two) == "1.0.0"  # the other worker's very next request
-    restarted = make(db=db).test_client()
-    assert version_of(restarted) == "1.0.0"
-    assert restarted.get(POLICY, headers=auth("evaluate")).get_json()["pin"]["pinned_by"] == "admin"
-    activate(two, None)
-    assert version_of(one) == version_of(restarted) == "1.1.0"
-
-
 def test_removing_the_active_or_the_pinned_file_is_refused(make: Callable[..., Flask], rules: Path) -> None:
     newer = write_version(rules, "1.1.0")
     older = rules / "couples-attendance" / "1.0.0.yaml"
@@ -269,22 +100,6 @@ def test_removing_the_active_or_the_pinned_file_is_refused(make: Callable[..., F
     newer.unlink()  # 1.0.0 is pinned, so 1.1.0 is not active: it may go
     assert reload(client)["removed"] == ["couples-attendance@1.1.0"]
     assert [v["version"] for v in status(client)["workers"][0]["versions"]] == ["1.0.0"]
-
-
-def test_a_pin_whose_file_went_missing_refuses_decisions_until_unpinned(make: Callable[..., Flask], rules: Path,
-                                                                         tmp_path: Path) -> None:
-    newer = write_version(rules, "1.1.0")
-    db = tmp_path / "shared.sqlite3"
-    activate(make(db=db).test_client(), "1.1.0")
-    newer.unlink()  # while the service was stopped
-    client = make(db=db).test_client()
-    resp = client.post("/v1/decisions", json={"facts": facts()}, headers=auth("evaluate"))
-    assert (resp.status_code, resp.get_json()["code"]) == (503, "pinned_version_unavailable")
-    ready = client.get("/readyz")
-    assert ready.status_code == 503 and "pinned to 1.1.0" in ready.get_json()["checks"]["policies"]
-    assert status(client)["converged"] is False
-    activate(client, None)
-    assert version_of(client) == "1.0.0" and client.get("/readyz").status_code == 200
 
 
 def test_a_worker_that_has_not_converged_makes_readyz_fail(make: Callable[..., Flask], rules: Path,
@@ -323,12 +138,6 @@ def test_a_new_worker_adopts_the_newest_good_set_even_when_the_files_broke_since
     assert 'attendance_policy_reloads_total{outcome="reloaded",trigger="adopt"} 1' in metrics
 
 
-def _valid(client: FlaskClient, template: str, method: str, resp: Any) -> list[str]:
-    doc = client.get("/openapi.json").get_json()
-    validator = response_validator(doc, template, method, resp.status_code, resp.mimetype)
-    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(resp.get_json())]
-
-
 def test_responses_match_the_openapi_document(make: Callable[..., Flask], rules: Path) -> None:
     client = make().test_client()
     write_version(rules, "1.1.0", broken=True)
@@ -340,7 +149,8 @@ def test_responses_match_the_openapi_document(make: Callable[..., Flask], rules:
                           client.post("/v1/admin/policies/couples-attendance/activate", json=body,
                                       headers=auth("admin"))))
     responses += [("/v1/status", "get", client.get("/v1/status", headers=auth("audit"))),
-                  ("/v1/policies/{policy_id}", "get", client.get(POLICY, headers=auth("audit")))]
+                  ("/v1/policies/{policy_id}", "get", client.get("/v1/policies/couples-attendance", headers=auth("audit")))]
     assert [r.status_code for _, _, r in responses] == [422, 200, 200, 404, 400, 200, 200]
+    doc = client.get("/openapi.json").get_json()
     for template, method, resp in responses:
-        assert _valid(client, template, method, resp) == [], template
+        assert response_errors(doc, template, method, resp.status_code, resp.mimetype, resp.get_json()) == [], template

@@ -9,15 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import test_api_lifecycle as lifecycle_tests
 from flask import Flask
-from test_api_lifecycle import write_version
 
 from engine.cli.main import main
+from support.lifecycle import write_version
 from support.service import decide, facts
 
-# The lifecycle tests' fixtures: a rules directory, a clock, apps over them.
-rules, clock, make = lifecycle_tests.rules, lifecycle_tests.clock, lifecycle_tests.make
+# The fixtures `rules` (a rules directory) and `make` (apps over it) are the lifecycle tests', in conftest.py.
 
 Replay = Callable[..., tuple[int, str, str]]
 

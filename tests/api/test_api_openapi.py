@@ -6,33 +6,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
+from jsonschema import Draft202012Validator
 
+from support.openapi import DOC_URI, registry_of, response_errors, response_validator
 from support.service import auth, decide, facts
-
-DOC_URI = "urn:attendance-policy:openapi"
-
-
-def registry_of(doc: dict[str, Any]) -> Registry[Any]:
-    """The document itself, plus every embedded schema under its own `$id`."""
-    resources = [(DOC_URI, DRAFT202012.create_resource(doc))]
-    resources += [(s["$id"], DRAFT202012.create_resource(s)) for s in doc["components"]["schemas"].values()]
-    return Registry().with_resources(resources)
-
-
-def response_validator(doc: dict[str, Any], template: str, method: str, status: int,
-                       media: str) -> Draft202012Validator:
-    responses = doc["paths"][template][method]["responses"]
-    assert str(status) in responses, f"{method.upper()} {template} does not document {status}"
-    schema = responses[str(status)]["content"][media]["schema"]
-    if "$ref" in schema:
-        # A component is a Schema Object: an OpenAPI 3.1 tool enters it as the resource its `$id` names,
-        # so the relative `$ref`s inside it resolve against that `$id` (as they do in schemas/).
-        name = schema["$ref"].removeprefix("#/components/schemas/")
-        schema = {"$ref": doc["components"]["schemas"][name]["$id"]}
-    return Draft202012Validator(schema, registry=registry_of(doc), format_checker=FormatChecker())
 
 
 def _refs(node: Any) -> list[str]:
@@ -99,9 +76,7 @@ def test_responses_match_the_document(client: FlaskClient, method: str, template
         decide(client)
     resp = getattr(client, method)(path or template, json=body, headers=auth(role) if role else {})
     assert resp.status_code == status
-    validator = response_validator(doc, template, method, status, resp.mimetype)
-    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(resp.get_json())]
-    assert errors == []
+    assert response_errors(doc, template, method, status, resp.mimetype, resp.get_json()) == []
 
 
 def test_problem_schema_rejects_a_non_problem(client: FlaskClient) -> None:
