@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -19,32 +20,40 @@ from api.log.sqlite import SQLiteStore
 from api.log.store import DecisionStore
 from api.state import EXTENSION, AppState, state
 from api.views import register_views
-from engine.core.errors import Problem, StoreError
+from engine.core.errors import PolicyLoadError, Problem, StoreError
 from engine.core.schemas import load_schema
-from engine.policy.loader import load_rules
-from engine.policy.semantics import redaction_problems
+from engine.decide.decider import Decider
 from engine.runtime.engine import Engine
+from engine.runtime.gate import admit
 from engine.runtime.registry import PolicySet
 from engine.runtime.reload import scan
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("attendance_policy.lifecycle")
 
 Config = str | os.PathLike[str] | Mapping[str, Any] | Settings | None
 
 
 
 
-def build_engine(settings: Settings) -> Engine:
-    """Load and compile every policy version (each compiled first in a child process)."""
-    policies = load_rules(list(settings.rules))
-    leaks = redaction_problems(policies, settings.redact)
-    if leaks:
-        raise ConfigError(leaks)
-    engine = Engine(PolicySet.build(policies))
-    if not engine.policies.policy_ids():
+def build_engine(settings: Settings) -> tuple[Engine, list[Problem]]:
+    """The engine over every version the gate admits, and what it refused (file:line).
+
+    A refused file costs its own version only, as in a reload: the others serve. With
+    `policies.strict` (staging, CI) any refusal stops the start instead.
+    """
+    report = admit(settings.rules, redact=settings.redact, compile_timeout=settings.compile_timeout_ms / 1000)
+    compiled = report.compiled()
+    if report.problems and (settings.strict or not compiled):
+        report.close()
+        raise PolicyLoadError(report.problems)
+    if not compiled:
         raise ConfigError([Problem("invalid_config", f"no policy versions found under {', '.join(settings.rules)}",
                                    "policies.rules", settings.source)])
-    return engine
+    for problem in report.problems:
+        log.warning("policy version refused at start-up, the others serve: %s", problem.format())
+    return Engine(PolicySet(compiled, {key: Decider(c) for key, c in compiled.items()})), report.problems
 
 
 def open_store(settings: Settings) -> DecisionStore:
@@ -70,10 +79,12 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     disk = scan(settings.rules)  # before loading: a file changed meanwhile is seen as a change
-    engine = engine or build_engine(settings)
+    refused: list[Problem] = []
+    if engine is None:
+        engine, refused = build_engine(settings)
     store = store or open_store(settings)
     metrics = Metrics(settings.metrics_dir, settings.metrics_flush_ms / 1000)
-    lifecycle = Lifecycle(engine, settings, store, metrics, disk=disk)
+    lifecycle = Lifecycle(engine, settings, store, metrics, disk=disk, refused=refused)
     lifecycle.sync_pins(publish=False)  # admin pins survive restarts
     store.close()  # the gunicorn master must not hand a connection to its workers
     keys = KeyRing(settings.keys, allow_remote_anonymous=settings.allow_unauthenticated)

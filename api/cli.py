@@ -37,9 +37,12 @@ The key itself is shown once and never stored; the configuration holds its sha25
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.gunicorn.server import serve
 
-    overrides: dict[str, Any] = {"host": args.host, "port": args.port, "workers": args.workers}
+    overrides: dict[str, Any] = {"host": args.host, "port": args.port, "workers": args.workers,
+                                 "rules": tuple(args.rules) if args.rules else None, "path": args.database}
     if args.allow_unauthenticated:
         overrides["allow_unauthenticated"] = True
+    if args.strict:
+        overrides["strict"] = True
     try:
         settings = load_settings(args.config, overrides=overrides)
         if not settings.keys and not is_loopback(settings.host):
@@ -129,6 +132,11 @@ def _serve_parser(sub: Any) -> None:
     s.add_argument("--port", type=int, help=f"TCP port (default {Settings.port})")
     s.add_argument("--workers", type=int, help=f"worker processes (default {Settings.workers})")
     s.add_argument("--config", metavar="FILE", help="YAML or TOML configuration (default: $ATTENDANCE_POLICY_CONFIG)")
+    s.add_argument("--rules", action="append", metavar="DIR",
+                   help=f"rules directory or policy file, repeatable (default: {', '.join(Settings.rules)})")
+    s.add_argument("--database", metavar="PATH", help=f"the SQLite decision log (default: {Settings.path})")
+    s.add_argument("--strict", action="store_true",
+                   help="exit 2 if any policy version file is refused (otherwise the others serve)")
     s.add_argument("--allow-unauthenticated", action="store_true",
                    help="allow a non-loopback --host without API keys")
     s.set_defaults(func=cmd_serve)

@@ -109,6 +109,9 @@ class Settings:
     stale_after_ms: int = setting(30_000, "policies", "int", "ATTENDANCE_POLICY_STALE_AFTER_MS", 1000, 3_600_000,
                                   help="`/readyz` fails when a worker has not converged to the newest good policy "
                                        "set within this time")
+    strict: bool = setting(False, "policies", "bool", "ATTENDANCE_POLICY_STRICT",
+                           help="refuse to start when any policy version file is refused (staging, CI); otherwise "
+                                "the admitted versions serve and the refused files are in `/v1/status`")
     compile_timeout_ms: int = setting(20_000, "policies", "int", "ATTENDANCE_POLICY_COMPILE_TIMEOUT_MS",
                                       100, 600_000,
                                       help="a new policy version must compile in a child process within this time")

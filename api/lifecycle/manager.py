@@ -45,7 +45,8 @@ class Lifecycle:
     """One process's live policy set: reloads, pins, leases for requests, and its published state."""
 
     def __init__(self, engine: Engine, settings: Settings, store: DecisionStore, metrics: Metrics, *,
-                 disk: DiskState | None = None, wall: Callable[[], float] = time.time) -> None:
+                 disk: DiskState | None = None, wall: Callable[[], float] = time.time,
+                 refused: list[Problem] | None = None) -> None:
         self.live = LivePolicies(engine)
         self.settings = settings
         self.store = store
@@ -65,6 +66,24 @@ class Lifecycle:
         self._pins_lock = threading.Lock()
         self._publish_lock = threading.Lock()
         self.poller = Poller(self, settings.poll_interval_ms / 1000)
+        if refused:
+            self._refused_at_start(refused)
+
+    def _refused_at_start(self, problems: list[Problem]) -> None:
+        """Files the gate refused at start-up: reported like a refused reload, not retried until they change.
+
+        What was loaded excludes them, so the poller sees them as changed again only once they do change.
+        """
+        files = {p.file for p in problems}
+        disk = self.loaded_disk
+        self.loaded_disk = DiskState({k: v for k, v in disk.files.items() if k not in files}, disk.seen_at_ns)
+        self.attempted = disk
+        self.last_reload = self.last_error = ReloadOutcome("failed", "start", from_epoch(self.wall()), 0.0,
+                                                           problems=list(problems))
+        self._count_start_refusal()
+
+    def _count_start_refusal(self) -> None:
+        self.metrics.inc(RELOADS, {"outcome": "failed", "trigger": "start"})
 
     @property
     def engine(self) -> Engine:
@@ -204,8 +223,10 @@ class Lifecycle:
         return outcome
 
     def forked(self) -> None:
-        """A new gunicorn worker counts its own reloads, not the master's."""
+        """A new gunicorn worker counts its own reloads, not the master's (but does count files it started without)."""
         self.counts = dict.fromkeys(OUTCOMES, 0)
+        if self.last_error is not None and self.last_error.trigger == "start":
+            self._count_start_refusal()
 
     def tick(self, trigger: Trigger = "poll", *, force: bool = False) -> None:
         """One round: pins, the newest good set of the other workers, the files; then publish."""

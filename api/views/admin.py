@@ -64,11 +64,18 @@ def status() -> ResponseReturnValue:
     newest = None if target is None else target.summary()
     return jsonify({
         "pid": os.getpid(), "converged": all(converged.values()) and not stale, "problems": stale,
+        "refused": _refused(workers),
         "newest_good_set": newest, "policies": policies,
         "workers": [{**w.to_dict(), "converged": converged.get(w.pid, False)} for w in workers],
         "poll_interval_ms": lifecycle.settings.poll_interval_ms,
         "stale_after_ms": lifecycle.settings.stale_after_ms,
     })
+
+
+def _refused(workers: list[WorkerState]) -> list[dict[str, Any]]:
+    """Every file some worker refuses to serve (at start-up or in its last reload), once, by file:line."""
+    found = {p.format(): p for w in workers if w.last_error for p in w.last_error.problems}
+    return [found[k].to_dict() for k in sorted(found)]
 
 
 @bp.post("/v1/admin/reload")

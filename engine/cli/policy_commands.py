@@ -8,40 +8,32 @@ import os
 import sys
 from typing import Any
 
-from engine.core.errors import FactsError, PolicyError, PolicyLoadError, Problem, print_error, print_problems
+from engine.core.errors import FactsError, PolicyError, PolicyLoadError, Problem, print_problems
 from engine.facts.strict_json import loads_strict
-from engine.policy.loader import default_rules_dir, load_rules, policy_files
+from engine.policy.loader import default_rules_dir, policy_files
 from engine.runtime.engine import load_engine
+from engine.runtime.gate import admit
 
 __all__ = ["register"]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from engine.compile.ruleset import check_compiles
-
     paths = args.paths or [default_rules_dir()]
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         print_problems([Problem("not_found", "no such file or directory", "", m) for m in missing])
         return 1
-    try:
-        policies = load_rules(paths)
-        for policy in policies:
-            check_compiles(policy)
-    except PolicyError as e:
-        print_error(e)
+    report = admit(paths)  # the one gate: what serve and a reload would refuse, refused here
+    report.close()
+    if report.problems:
+        print_problems(report.problems)
         return 1
-    from engine.policy.lock import check_locks
-
-    if locked := check_locks(policies):  # released versions are immutable
-        print_problems(locked)
-        return 1
-    n = len(policies)
+    n = len(report.verdicts)
     if n == 0:
         print(f"no policy files found under {', '.join(paths)}", file=sys.stderr)
         return 1
     print(f"ok: {n} policy version{'s' if n != 1 else ''} valid "
-          f"({', '.join(p.key for p in policies)}) in {len(policy_files(paths))} file(s)")
+          f"({', '.join(v.policy.key for v in report.verdicts)}) in {len(policy_files(paths))} file(s)")
     return 0
 
 

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.compile.ruleset import CompiledPolicy
+from engine.core.errors import PolicyLoadError
+from engine.decide.decider import Decider
 from engine.decide.rationale import Decision
 from engine.facts.prepare import prepare_facts
-from engine.policy.loader import load_rules
+from engine.runtime.gate import admit
 from engine.runtime.registry import PolicySet
 
 __all__ = ["Engine", "load_engine"]
@@ -42,5 +44,10 @@ class Engine:
 
 
 def load_engine(rules: str, *, isolate: bool = True) -> Engine:
-    """An Engine over every policy version under `rules` (each compiled first in a child process)."""
-    return Engine(PolicySet.build(load_rules([rules]), isolate=isolate))
+    """An Engine over every version under `rules`, all admitted by the gate; PolicyLoadError lists every refusal."""
+    report = admit([rules], isolate=isolate)
+    if report.problems:
+        report.close()
+        raise PolicyLoadError(report.problems)
+    compiled = report.compiled()
+    return Engine(PolicySet(compiled, {key: Decider(c) for key, c in compiled.items()}))

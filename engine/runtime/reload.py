@@ -1,12 +1,11 @@
 """Prepare a new PolicySet from the rules on disk, checked completely before anything changes.
 
-A reload loads every version file (safe YAML, schema, semantics), checks the
-version locks, refuses to drop a version that is pinned or active, compiles each
-new or changed version first in a child process with a timeout (C5 freezes the
-process that compiles) and then in-process, and lints it (errors only). Only a
-plan with no problem at all can be swapped in (see `engine.runtime.live`); unchanged
-versions keep their compiled rulesets and memos. Every problem is collected with
-its file and line, then raised once.
+Every version is judged at the one gate (`engine.runtime.gate`: load, locks,
+redaction, compile in a child process first, lint errors); a reload also refuses
+to drop a version that is pinned or active. Only a plan with no problem at all
+can be swapped in (see `engine.runtime.live`); unchanged versions keep their
+compiled rulesets and memos. Every problem is collected with its file and line,
+then raised once.
 """
 
 from __future__ import annotations
@@ -19,13 +18,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.compile.ruleset import COMPILE_TIMEOUT_S, CompiledPolicy, check_compiles
+from engine.compile.ruleset import COMPILE_TIMEOUT_S, CompiledPolicy
 from engine.core.errors import NoActiveVersionError, PolicyError, PolicyLoadError, Problem
 from engine.decide.decider import Decider
 from engine.policy.loader import load_policy_text, policy_files
-from engine.policy.lock import LOCK_NAME, check_locks
+from engine.policy.lock import LOCK_NAME
 from engine.policy.model import Policy
-from engine.policy.semantics import redaction_problems
+from engine.runtime.gate import judge
 from engine.runtime.registry import PolicySet
 
 __all__ = ["DiskState", "ReloadError", "ReloadPlan", "fingerprint", "load_sources", "prepare", "scan"]
@@ -132,32 +131,29 @@ class ReloadPlan:
 
 def prepare(current: PolicySet, policies: list[Policy], *, today: _dt.date, locks: bool = True,
             lint: bool = True, compile_timeout: float = COMPILE_TIMEOUT_S, redact: Iterable[str] = ()) -> ReloadPlan:
-    """Check and compile `policies` as the successor of `current`; raise ReloadError listing every problem."""
-    problems: list[Problem] = redaction_problems(policies, redact)
+    """Judge `policies` at the gate as the successor of `current`; raise ReloadError listing every problem.
+
+    A reload is whole or nothing: one refused version refuses the reload, and the current set keeps serving.
+    """
+    report = judge(policies, redact=redact, locks=locks, lint=lint, compile_timeout=compile_timeout,
+                   reuse=current.compiled)
+    problems = list(report.problems)
     if not policies:
         problems.append(Problem("no_policies", "no policy version files found", ""))
-    if locks:
-        problems += check_locks(policies)
-    new = {p.key: p for p in policies}
+    new = {p.key for p in policies}
     removed = sorted(k for k in current.compiled if k not in new)
     problems += _removal_problems(current, removed, today)
     old = current.compiled
-    todo = [p for p in policies if p.key not in old or old[p.key].policy.sha256 != p.sha256]
-    fresh: dict[str, CompiledPolicy] = {}
-    for policy in todo:
-        compiled, found = _compile_and_lint(policy, compile_timeout, lint)
-        problems += found
-        if compiled is not None:
-            fresh[policy.key] = compiled
     if problems:
-        for c in fresh.values():
-            c.close()
+        report.close(keep=old.values())
         raise ReloadError(sorted(problems, key=lambda p: (p.file or "", p.line or 0, p.column or 0, p.code)))
-    compiled_set = {k: fresh.get(k) or old[k] for k in sorted(new)}
-    deciders = {k: Decider(c) if k in fresh else current.deciders[k] for k, c in compiled_set.items()}
+    compiled_set = {k: c for k, c in sorted(report.compiled().items())}
+    fresh = [c for k, c in compiled_set.items() if old.get(k) is not c]
+    deciders = {k: current.deciders[k] if old.get(k) is c else Decider(c) for k, c in compiled_set.items()}
     return ReloadPlan(PolicySet(compiled_set, deciders, pins=dict(current.pins)),
-                      added=sorted(k for k in fresh if k not in old), changed=sorted(k for k in fresh if k in old),
-                      removed=removed, fresh=list(fresh.values()))
+                      added=sorted(k for k in compiled_set if k not in old),
+                      changed=sorted(k for k in compiled_set if k in old and old[k] is not compiled_set[k]),
+                      removed=removed, fresh=fresh)
 
 
 def _removal_problems(current: PolicySet, removed: list[str], today: _dt.date) -> list[Problem]:
@@ -178,25 +174,3 @@ def _removal_problems(current: PolicySet, removed: list[str], today: _dt.date) -
                    "(POST /v1/admin/policies/{id}/activate), then remove its file")
             out.append(Problem("active_version_removed", why, "", policy.file))
     return out
-
-
-def _compile_and_lint(policy: Policy, timeout: float, lint: bool) -> tuple[CompiledPolicy | None, list[Problem]]:
-    try:
-        check_compiles(policy, timeout)  # a freeze or crash costs a child process, not this worker
-        compiled = CompiledPolicy(policy)
-    except PolicyError as e:
-        return None, [Problem(e.code, e.message, "", policy.file)]
-    if not lint:
-        return compiled, []
-    from engine.analysis.lint import lint_policy
-
-    try:
-        findings, _ = lint_policy(policy, compiled)
-    except PolicyError as e:
-        compiled.close()
-        return None, [Problem(e.code, e.message, "", policy.file)]
-    errors = [Problem(f.code, f.message, "", f.file, f.line, f.column) for f in findings if f.severity == "error"]
-    if errors:
-        compiled.close()
-        return None, errors
-    return compiled, []
