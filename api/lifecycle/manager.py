@@ -30,6 +30,7 @@ from api.log.store import DecisionStore, Pin
 from engine.core.errors import NoActiveVersionError, PolicyError, Problem, StoreError
 from engine.core.timefmt import from_epoch
 from engine.policy.loader import load_rules
+from engine.policy.model import Policy
 from engine.runtime.engine import Engine
 from engine.runtime.live import LivePolicies
 from engine.runtime.registry import PolicySet
@@ -62,6 +63,7 @@ class Lifecycle:
         self.last_error: ReloadOutcome | None = None
         self.counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         self._adopt_failed: str | None = None
+        self._settling: DiskState | None = None  # what the last poll saw change, until it holds still
         self._reload_lock = threading.Lock()
         self._pins_lock = threading.Lock()
         self._publish_lock = threading.Lock()
@@ -120,17 +122,27 @@ class Lifecycle:
             started = time.perf_counter()
             disk = scan(self.settings.rules, self.attempted)
             if not force and disk.same(self.attempted):
+                self._settling = None
                 return None
-            self.attempted = disk
+            if not force and not disk.identical(self._settling):
+                self._settling = disk  # changed since the last poll: used once it has held still for one poll
+                return None
+            self._settling = None
             if disk.same(self.loaded_disk):
-                self.loaded_disk = disk
+                self.attempted = self.loaded_disk = disk
                 self.last_error = None  # the files are what is served again
                 return self._record(self._outcome("unchanged", trigger, started))
             try:
-                plan = prepare(self.live.current, load_rules(list(self.settings.rules)), today=self.today(),
+                policies = load_rules(list(self.settings.rules))
+                _same_bytes(policies, disk)
+                plan = prepare(self.live.current, policies, today=self.today(),
                                compile_timeout=self.settings.compile_timeout_ms / 1000, redact=self.settings.redact)
+            except FileMoving as e:
+                return self._failed(trigger, e, started)  # not marked attempted: the next poll tries again
             except PolicyError as e:
+                self.attempted = disk
                 return self._failed(trigger, e, started)
+            self.attempted = disk
             outcome = self._swap(plan, trigger, disk, started)
             if outcome.outcome != "failed":
                 self._offer_target(disk)
@@ -264,6 +276,21 @@ class Lifecycle:
                 self.board.put(self.state())
             except OSError as e:
                 log.warning("cannot publish the worker's policy state: %s", e)
+
+
+class FileMoving(PolicyError):
+    """A rules file changed between the moment it was hashed and the moment it was read."""
+
+    code, title = "file_changed_while_reading", "Policy file changed while it was read"
+
+
+def _same_bytes(policies: list[Policy], disk: DiskState) -> None:
+    """Every loaded version is the file the scan hashed (not half of it, not a later write)."""
+    moving = [p.file for p in policies if p.file in disk.files and disk.files[p.file][2] != p.sha256]
+    if moving:
+        why = ("changed while it was being read; it is used once it holds still (write a new version under "
+               "a temporary name, then rename it into place)")
+        raise FileMoving(f"{moving[0]} {why}", problems=[Problem(FileMoving.code, why, "", f) for f in moving])
 
 
 class _PinLost(Exception):

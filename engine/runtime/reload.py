@@ -57,6 +57,10 @@ class DiskState:
         """Same contents (times alone do not count: a `touch` is no change)."""
         return other is not None and self.digests() == other.digests()
 
+    def identical(self, other: DiskState | None) -> bool:
+        """Same files with the same size, mtime and sha256: nothing moved in between."""
+        return other is not None and dict(self.files) == dict(other.files)
+
 
 def watched_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Every policy version file, and the version locks beside them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -9,9 +10,12 @@ import pytest
 from flask import Flask
 
 from api.app import create_app
+from api.lifecycle.manager import FileMoving, _same_bytes
 from api.state import state_of
 from engine.core.errors import PolicyLoadError
-from support.lifecycle import write_version
+from engine.policy.loader import load_rules
+from engine.runtime.reload import scan
+from support.lifecycle import version_text, write_version
 from support.policies import DEFAULT_POLICY
 from support.service import KEYS, TOKENS, facts
 
@@ -52,6 +56,7 @@ def test_a_refused_file_is_not_retried_until_it_changes_and_then_it_serves(tmp_p
     lifecycle = state_of(app).lifecycle
     assert lifecycle.reload("poll", force=False) is None  # the poller: nothing changed since start-up
     write_version(rules, "1.1.0", "2026-02-01")  # fixed
+    assert lifecycle.reload("poll", force=False) is None  # changed since the last poll: wait until it holds still
     outcome = lifecycle.reload("poll", force=False)
     assert outcome is not None and outcome.outcome == "reloaded" and outcome.added == ["couples-attendance@1.1.0"]
     assert lifecycle.last_error is None
@@ -69,3 +74,37 @@ def test_nothing_admitted_is_a_start_failure_that_lists_the_refusals(tmp_path, r
     with pytest.raises(PolicyLoadError) as info:
         _app(tmp_path, rules)
     assert info.value.problems[0].file.endswith("1.1.0.yaml")
+
+
+def test_a_version_written_in_two_parts_is_served_only_once_complete(tmp_path):
+    folder = tmp_path / "rules" / "couples-attendance"
+    folder.mkdir(parents=True)
+    shutil.copy(DEFAULT_POLICY, folder / "1.0.0.yaml")
+    app = _app(tmp_path, tmp_path / "rules")
+    lifecycle = state_of(app).lifecycle
+    full = version_text("1.1.0", "2026-02-01")
+    cut = full.rindex("\n  - id: ")  # the first part ends before the last rule: valid, but a rule short
+    target = folder / "1.1.0.yaml"
+    target.write_text(full[:cut] + "\n")
+    assert lifecycle.reload("poll", force=False) is None  # just changed: wait
+    target.write_text(full)  # the second part lands before the next poll
+    assert lifecycle.reload("poll", force=False) is None  # changed again: wait again
+    assert lifecycle.live.current.policy_ids() and "couples-attendance@1.1.0" not in lifecycle.live.current.compiled
+    outcome = lifecycle.reload("poll", force=False)  # held still for a poll: used
+    assert outcome is not None and outcome.outcome == "reloaded"
+    served = lifecycle.live.current.compiled["couples-attendance@1.1.0"].policy
+    assert served.sha256 == hashlib.sha256(full.encode()).hexdigest()
+    assert len(served.rules) == len(lifecycle.live.current.compiled["couples-attendance@1.0.0"].policy.rules)
+    state_of(app).close()
+
+
+def test_a_file_that_changes_while_it_is_read_is_not_used(tmp_path):
+    folder = tmp_path / "rules" / "couples-attendance"
+    folder.mkdir(parents=True)
+    shutil.copy(DEFAULT_POLICY, folder / "1.0.0.yaml")
+    disk = scan([tmp_path / "rules"])
+    (folder / "1.0.0.yaml").write_text(DEFAULT_POLICY.read_text() + "# a later write\n")
+    with pytest.raises(FileMoving) as info:
+        _same_bytes(load_rules([tmp_path / "rules"]), disk)
+    assert info.value.problems[0].file.endswith("1.0.0.yaml")
+    assert "rename it into place" in info.value.problems[0].message

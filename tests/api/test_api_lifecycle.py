@@ -128,7 +128,8 @@ def test_a_new_worker_adopts_the_newest_good_set_even_when_the_files_broke_since
     write_version(rules, "1.1.0")
     reload(first.test_client())
     write_version(rules, "1.1.0", broken=True)  # then a bad edit lands
-    lifecycle(late).tick("start")
+    lifecycle(late).tick("start")  # adopts the newest good set; sees the edit
+    lifecycle(late).tick()  # the edit has held still for a poll: tried now, and refused
     client = late.test_client()
     assert version_of(client) == "1.1.0"
     worker = status(client)["workers"][0]
