@@ -46,11 +46,18 @@ def test_waiters_share_the_next_transaction():
     assert sorted(batches[1]) == list(range(1, 9)) and len(batches) == 2
 
 
-def test_many_threads_every_item_exactly_once():
+def test_many_threads_every_item_exactly_once_in_fewer_transactions():
     committed: list[int] = []
+    sizes: list[int] = []  # items per transaction, in commit order
     lock = threading.Lock()
+    first_started, release = threading.Event(), threading.Event()
 
     def append(items):
+        with lock:
+            sizes.append(len(items))
+        if len(sizes) == 1:  # hold the first commit until every other thread has queued behind it
+            first_started.set()
+            assert release.wait(10)
         time.sleep(0.0005)
         with lock:
             committed.extend(items)
@@ -59,10 +66,18 @@ def test_many_threads_every_item_exactly_once():
     threads = [threading.Thread(target=lambda k=k: [gc.submit([k * 100 + j]) for j in range(50)]) for k in range(8)]
     for t in threads:
         t.start()
+    assert first_started.wait(10)
+    deadline = time.monotonic() + 10
+    while gc.pending() < 7 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert gc.pending() == 7
+    release.set()
     for t in threads:
         t.join()
     assert sorted(committed) == sorted(k * 100 + j for k in range(8) for j in range(50))
-    assert gc.committed == 400 and gc.batches <= 400
+    assert gc.committed == 400 and gc.batches == len(sizes) and sum(sizes) == 400
+    assert sizes[0] == 1 and sizes[1] >= 7  # the 7 that queued shared the next transaction
+    assert gc.batches < 400
 
 
 def test_a_failed_commit_fails_every_request_in_its_batch_and_the_next_one_works():
