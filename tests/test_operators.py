@@ -66,9 +66,12 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def op_engine(tmp_path_factory):
+    """One rule per case, compiled once; read-only (each test only evaluates), its rulesets freed at the end."""
     rules = [{"id": f"R-{i:03d}", "title": f"case {i}", "priority": 10, "when": leaf, "then": "rec_a",
               "rationale": "r", "source": "s"} for i, (leaf, _, _) in enumerate(CASES)]
-    return engine_for(tmp_path_factory.mktemp("ops"), minimal_policy(rules=rules))
+    engine = engine_for(tmp_path_factory.mktemp("ops"), minimal_policy(rules=rules))
+    yield engine
+    engine.policies.close()
 
 
 @pytest.mark.parametrize(("index", "case"), list(enumerate(CASES)), ids=[str(i) for i in range(len(CASES))])
