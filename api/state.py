@@ -35,8 +35,8 @@ class AppState:
         self.committer = GroupCommit(self.store.append)
 
     def close(self) -> None:
-        """Stop this process's policy poller and close its decision-log connection."""
-        self.lifecycle.poller.stop()
+        """Stop this process's policy threads and close its decision-log connection."""
+        self.lifecycle.close()
         try:
             self.metrics.flush()  # a recycled worker's last counts reach the master
         except OSError:

@@ -112,6 +112,9 @@ class Settings:
     strict: bool = setting(False, "policies", "bool", "ATTENDANCE_POLICY_STRICT",
                            help="refuse to start when any policy version file is refused (staging, CI); otherwise "
                                 "the admitted versions serve and the refused files are in `/v1/status`")
+    reload_wait_ms: int = setting(5000, "policies", "int", "ATTENDANCE_POLICY_RELOAD_WAIT_MS", 0, 20_000,
+                                  help="how long `POST /v1/admin/reload` waits for the result before it answers 202 "
+                                       "(the reload goes on off the request path; `/v1/status` shows its outcome)")
     compile_timeout_ms: int = setting(20_000, "policies", "int", "ATTENDANCE_POLICY_COMPILE_TIMEOUT_MS",
                                       100, 600_000,
                                       help="a new policy version must compile in a child process within this time")

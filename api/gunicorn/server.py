@@ -1,15 +1,16 @@
 """Serve the app with gunicorn: preloaded, supervised, recycled workers; graceful SIGTERM.
 
-The app is built once in the master (`create_app`), so a bad configuration or policy
-fails before anything listens, and workers fork ready to serve. A worker that dies
+The app is built once in the master (`create_app`), so a bad configuration (or, with
+`--strict`, a refused policy file) fails before anything listens, and workers fork ready
+to serve. A worker that dies
 (a native crash in the engine, the silent-worker `timeout`) costs only its request in
 flight, which got no 200; the master replaces it. `max_requests` plus jitter recycles
 workers so native memory never grows without bound.
 
 SIGHUP does not restart the workers (gunicorn's default): the master forwards it to
 every worker, and each reloads its policies in place (`api.lifecycle.manager`), so a
-refused reload changes nothing at all. A new worker catches up with the changes
-made since the master loaded (`Lifecycle.after_fork`) before it serves.
+refused reload changes nothing at all. A new worker serves at once and catches up with
+the changes made since the master loaded in its poller thread (`Poller.after_fork`).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def gunicorn_options(settings: Settings, app: Flask) -> dict[str, Any]:
     metrics_dir = settings.metrics_dir
 
     def post_fork(server: Any, worker: Any) -> None:
-        state_of(app).lifecycle.poller.after_fork(server.pid)  # catch up, then poll
+        state_of(app).lifecycle.poller.after_fork(server.pid)  # serve now; catch up and poll in the background
         logging.getLogger("attendance_policy.server").info("worker %s ready", worker.pid)
 
     def post_worker_init(worker: Any) -> None:

@@ -20,7 +20,7 @@ __all__ = ["API_SCHEMAS", "component_name", "document"]
 API_SCHEMAS: tuple[str, ...] = (
     "session-facts", "policy", "decision-request", "decision-batch-request", "decision", "decision-batch-response",
     "decision-record", "decision-record-page", "policy-list", "policy-info", "policy-version", "health", "problem",
-    "status", "reload-result", "activate-request", "activation",
+    "status", "reload-result", "reload-pending", "activate-request", "activation",
 )
 
 _STATUS = {
@@ -57,8 +57,9 @@ def _problems(*statuses: int) -> dict[str, Any]:
 
 
 def _op(op_id: str, summary: str, role: str | None, ok: dict[str, Any], errors: tuple[int, ...],
-        **extra: Any) -> dict[str, Any]:
-    op: dict[str, Any] = {"operationId": op_id, "summary": summary, "responses": {"200": ok, **_problems(*errors)}}
+        more: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    op: dict[str, Any] = {"operationId": op_id, "summary": summary,
+                          "responses": {"200": ok, **(more or {}), **_problems(*errors)}}
     if role is None:
         op["security"] = []
     else:
@@ -129,7 +130,10 @@ def _lifecycle_paths() -> dict[str, Any]:
                                   "any", _json("status", "Every worker's policy state"), (401, 403, 503))},
         "/v1/admin/reload": {"post": _op(
             "reloadPolicies", "Reload the rules files now (checked and compiled before anything changes)", "admin",
-            _json("reload-result", "Reloaded (or unchanged); the other workers follow"), (401, 403, 422))},
+            _json("reload-result", "Reloaded (or unchanged); the other workers follow"), (401, 403, 422),
+            more={"202": {**_json("reload-pending", "Still reloading after `policies.reload_wait_ms`: the outcome "
+                                                    "appears in /v1/status"),
+                          "headers": {"Location": {"schema": {"type": "string"}, "description": "/v1/status"}}}})},
         "/v1/admin/policies/{policy_id}/activate": {"post": _op(
             "activatePolicyVersion", "Pin a version (rollback or roll forward), or unpin with null", "admin",
             _json("activation", "The pin is recorded and in force on every worker's next request"),

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from api.config.settings import Settings
 from api.http.metrics import Metrics
@@ -64,6 +65,8 @@ class Lifecycle:
         self.counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         self._adopt_failed: str | None = None
         self._settling: DiskState | None = None  # what the last poll saw change, until it holds still
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_pid = -1
         self._reload_lock = threading.Lock()
         self._pins_lock = threading.Lock()
         self._publish_lock = threading.Lock()
@@ -147,6 +150,21 @@ class Lifecycle:
             if outcome.outcome != "failed":
                 self._offer_target(disk)
             return outcome
+
+    def reload_soon(self, trigger: Trigger) -> Future[ReloadOutcome | None]:
+        """A forced reload in this worker's reload thread: compiling never runs on a request's thread."""
+        with self._publish_lock:
+            if self._executor is None or self._executor_pid != os.getpid():  # never a thread from before a fork
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-reload")
+                self._executor_pid = os.getpid()
+        return self._executor.submit(self.reload, trigger, force=True)
+
+    def close(self) -> None:
+        """Stop the poller and the reload thread (a reload under way finishes in the background)."""
+        self.poller.stop()
+        if self._executor is not None and self._executor_pid == os.getpid():
+            self._executor.shutdown(wait=False)
+        self._executor = None
 
     def adopt(self) -> ReloadOutcome | None:
         """Take the newest good set another worker published, if it is newer than what this one loaded."""

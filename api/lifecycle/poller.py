@@ -67,20 +67,21 @@ class Poller:
                 return
             self._wake.clear()
             trigger, self._trigger = self._trigger or "poll", None
-            try:
-                self.owner.tick(trigger, force=woken)
+            try:  # asked (SIGHUP, the API) means now; the catch-up at start and a poll wait for files to settle
+                self.owner.tick(trigger, force=woken and trigger != "start")
             except Exception:  # the poller must survive anything; the error is in the log
                 log.exception("policy poll failed")
 
     def after_fork(self, master_pid: int) -> None:
-        """In a new gunicorn worker: catch up with the changes made since the master loaded, then poll."""
+        """In a new gunicorn worker: serve at once, and catch up with the changes since the master loaded.
+
+        The catch-up (the other workers' newest set, the files) runs in the poller thread, so a new or
+        replaced worker serves the master's set within moments however long compiling takes.
+        """
         self.master_pid = master_pid
         self.owner.forked()
         self._thread = None  # the master never runs one; nothing to join
-        try:
-            self.owner.tick("start")
-        except Exception:  # never fail the worker's boot: it serves the master's set and reports the error
-            log.exception("catching up with the policy changes failed")
+        self.request("start")
         self.start()
 
     def install_sighup(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from flask import Blueprint, g, jsonify
@@ -82,9 +83,17 @@ def _refused(workers: list[WorkerState]) -> list[dict[str, Any]]:
 @requires("admin")
 def reload() -> ResponseReturnValue:
     lifecycle = state().lifecycle
-    outcome = lifecycle.reload("api", force=True)
-    assert outcome is not None  # forced reloads always report
+    pending = lifecycle.reload_soon("api")  # compiled off the request path, within a bound
     lifecycle.poller.fan_out()  # the other workers reload now too, not at their next poll
+    try:
+        outcome = pending.result(timeout=lifecycle.settings.reload_wait_ms / 1000)
+    except FutureTimeout:
+        wait = lifecycle.settings.reload_wait_ms
+        return jsonify({"status": "pending", "pid": os.getpid(), "watch": "/v1/status",
+                        "detail": f"the reload goes on after {wait} ms; its outcome appears as this worker's "
+                                  "last_reload (and last_error if refused) in /v1/status"}), 202, \
+            {"Location": "/v1/status"}
+    assert outcome is not None  # forced reloads always report
     if outcome.outcome == "failed":
         raise ReloadError(outcome.problems)
     versions = [v.to_dict() for v in lifecycle.state().versions]
