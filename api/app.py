@@ -22,7 +22,6 @@ from api.state import EXTENSION, AppState, state
 from api.views import register_views
 from engine.core.errors import PolicyLoadError, Problem, StoreError
 from engine.core.schemas import load_schema
-from engine.decide.decider import Decider
 from engine.runtime.engine import Engine
 from engine.runtime.gate import admit
 from engine.runtime.registry import PolicySet
@@ -53,7 +52,7 @@ def build_engine(settings: Settings) -> tuple[Engine, list[Problem]]:
                                    "policies.rules", settings.source)])
     for problem in report.problems:
         log.warning("policy version refused at start-up, the others serve: %s", problem.format())
-    return Engine(PolicySet(compiled, {key: Decider(c) for key, c in compiled.items()})), report.problems
+    return Engine(PolicySet.of(compiled)), report.problems
 
 
 def open_store(settings: Settings) -> DecisionStore:

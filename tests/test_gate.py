@@ -101,6 +101,6 @@ def test_a_refused_file_refuses_its_own_version_only(tmp_path):
     report = admit([tmp_path], isolate=False)
     assert [v.policy.key for v in report.admitted()] == ["clean@1.0.0"]
     assert {p.code for p in report.problems} == {"conflicting_recommendations"}
-    engine = Engine(PolicySet(report.compiled()))
+    engine = Engine(PolicySet.of(report.compiled()))
     assert engine.policies.policy_ids() == ["clean"]
     report.close()

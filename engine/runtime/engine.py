@@ -8,7 +8,6 @@ from typing import Any
 
 from engine.compile.ruleset import CompiledPolicy
 from engine.core.errors import PolicyLoadError
-from engine.decide.decider import Decider
 from engine.decide.rationale import Decision
 from engine.facts.prepare import prepare_facts
 from engine.runtime.gate import admit
@@ -50,4 +49,4 @@ def load_engine(rules: str, *, isolate: bool = True) -> Engine:
         report.close()
         raise PolicyLoadError(report.problems)
     compiled = report.compiled()
-    return Engine(PolicySet(compiled, {key: Decider(c) for key, c in compiled.items()}))
+    return Engine(PolicySet.of(compiled))

@@ -35,8 +35,12 @@ class PolicySet:
     @classmethod
     def build(cls, policies: Iterable[Policy], *, isolate: bool = True, memo_size: int = MEMO_SIZE) -> PolicySet:
         """Compile every version (first in a child process when `isolate`, see compiler C5)."""
-        out = {policy.key: compile_policy(policy, isolate=isolate) for policy in policies}
-        return cls(out, {key: Decider(c, memo_size) for key, c in out.items()})
+        return cls.of({policy.key: compile_policy(policy, isolate=isolate) for policy in policies}, memo_size)
+
+    @classmethod
+    def of(cls, compiled: Mapping[str, CompiledPolicy], memo_size: int = MEMO_SIZE) -> PolicySet:
+        """A set over compiled versions (e.g. those the gate admitted), each with its own Decider."""
+        return cls(dict(compiled), {key: Decider(c, memo_size) for key, c in compiled.items()})
 
     def with_pins(self, pins: Mapping[str, str]) -> PolicySet:
         """The same compiled versions (nothing recompiled, memos kept) under other admin pins."""
