@@ -176,8 +176,10 @@ class Lifecycle:
         with self._reload_lock:
             started = time.perf_counter()
             try:
+                # The same gate as every reload (the lock files are not among the sources: another worker
+                # checked them when it admitted this set).
                 plan = prepare(self.live.current, load_sources(target.sources), today=self.today(), locks=False,
-                               lint=False, compile_timeout=self.settings.compile_timeout_ms / 1000)
+                               compile_timeout=self.settings.compile_timeout_ms / 1000, redact=self.settings.redact)
             except PolicyError as e:
                 self._adopt_failed = target.fingerprint
                 return self._failed("adopt", e, started)
