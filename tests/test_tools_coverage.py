@@ -9,6 +9,7 @@ import pytest
 
 from engine.ci.runner import expected_actual, run_all
 from engine.ci.scenarios import load_scenarios, scenario_files
+from engine.ci.sources import plan_runs
 from engine.cli.main import main
 from engine.policy.loader import load_rules
 from engine.runtime.registry import PolicySet
@@ -33,7 +34,7 @@ def measured(rules: Path, scenario_paths: list[Path]):
     compiled = PolicySet.build(policies, isolate=False)
     scenarios = [sc for f in scenario_files(scenario_paths) for sc in load_scenarios(f)]
     try:
-        return run_all(policies, compiled, scenarios)
+        return run_all(policies, compiled, plan_runs(scenarios, policies))
     finally:
         compiled.close()
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engine.ci.coverage import Coverage, measure
-from engine.ci.scenarios import Scenario, ScenarioResult, run_on, target_version
-from engine.core.errors import PolicyError
+from engine.ci.scenarios import Scenario, ScenarioResult, run_on
 from engine.policy.model import Policy
 from engine.runtime.registry import PolicySet
 
@@ -35,17 +35,10 @@ class TestRun:
         return f"{self.passed} passed, {self.failed} failed"
 
 
-def run_all(policies: Sequence[Policy], compiled: PolicySet, scenarios: Sequence[Scenario]) -> TestRun:
-    """Run every scenario (each against its pinned or newest version) and measure coverage."""
+def run_all(policies: Sequence[Policy], compiled: PolicySet, runs: Sequence[tuple[Scenario, Policy]]) -> TestRun:
+    """Run each scenario on each version it applies to (engine.ci.sources.plan_runs) and measure coverage."""
     start = time.perf_counter()
-    results = []
-    for sc in scenarios:
-        try:
-            target = target_version(compiled, sc)
-        except PolicyError as e:
-            results.append(ScenarioResult(sc, [f"cannot run: {e.code}: {e.message}"]))
-            continue
-        results.append(run_on(target, sc))
+    results = [run_on(compiled.compiled[policy.key], sc) for sc, policy in runs]
     return TestRun(results, measure(policies, results), time.perf_counter() - start)
 
 
@@ -117,16 +110,17 @@ def render_text(run: TestRun, *, coverage: bool, shortfalls: list[str], verbose:
     by_file: dict[str, list[ScenarioResult]] = {}
     for r in run.results:
         by_file.setdefault(r.scenario.file, []).append(r)
+    label = _labeller(run.results)
     for file, results in by_file.items():
         if verbose:
-            out += [f"{file}::{r.scenario.name} {'PASSED' if r.passed else 'FAILED'}" for r in results]
+            out += [f"{file}::{label(r)} {'PASSED' if r.passed else 'FAILED'}" for r in results]
         else:
             out.append(f"{file} {''.join('.' if r.passed else 'F' for r in results)}")
     failures = [r for r in run.results if not r.passed]
     if failures:
         out.append(" FAILURES ".center(72, "="))
         for r in failures:
-            out += _failure(r)
+            out += _failure(r, label(r))
     if coverage:
         out += _coverage_lines(run)
     out += shortfalls
@@ -134,9 +128,18 @@ def render_text(run: TestRun, *, coverage: bool, shortfalls: list[str], verbose:
     return "\n".join(out)
 
 
-def _failure(r: ScenarioResult) -> list[str]:
+def _labeller(results: list[ScenarioResult]) -> Callable[[ScenarioResult], str]:
+    """A scenario's name, with `[<policy>@<version>]` when it runs on several versions (as pytest names params)."""
+    runs = Counter(id(r.scenario) for r in results)
+
+    def label(r: ScenarioResult) -> str:
+        return f"{r.scenario.name}[{r.policy_key}]" if runs[id(r.scenario)] > 1 else r.scenario.name
+    return label
+
+
+def _failure(r: ScenarioResult, label: str) -> list[str]:
     sc = r.scenario
-    out = [f" {sc.name} ".center(72, "_"), f"{sc.where} ({r.policy_key or 'no policy version'})"]
+    out = [f" {label} ".center(72, "_"), f"{sc.where} ({r.policy_key or 'no policy version'})"]
     out += [f"E   {f}" for f in r.failures]
     return out + ([f"    {line}" for line in unified(r)] if r.decision is not None else [])
 
@@ -145,7 +148,7 @@ def _coverage_lines(run: TestRun) -> list[str]:
     out = [" coverage ".center(72, "-")]
     for key, cov in run.coverage.items():
         if not cov.required:
-            out.append(f"{key}: not tested (a released version: pin `version:` in a scenario to test it)")
+            out.append(f"{key}: not tested (no scenario applies to it: name it in a scenario's `versions:`)")
             continue
         out.append(f"{key}: rules {cov.rules_covered}/{cov.rules_total} ({cov.rule_pct:.1f}%), condition leaves "
                    f"{cov.leaves_covered}/{cov.leaves_total} ({cov.leaf_pct:.1f}%), {cov.scenarios} scenarios")

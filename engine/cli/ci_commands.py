@@ -44,6 +44,7 @@ def _missing(paths: list[str]) -> int | None:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from engine.ci.runner import coverage_shortfalls, render_text, run_all, to_dict
+    from engine.ci.sources import plan_runs
 
     paths = args.paths or [default_rules_dir()]
     if (code := _missing(paths)) is not None:
@@ -54,11 +55,12 @@ def cmd_test(args: argparse.Namespace) -> int:
         if not scenarios:
             print(f"no scenarios found under {', '.join(paths)}", file=sys.stderr)
             return UNUSABLE
+        runs = plan_runs(scenarios, policies)
         compiled = PolicySet.build(policies, isolate=True)
     except PolicyError as e:
         print_error(e)
         return UNUSABLE
-    run = run_all(policies, compiled, scenarios)
+    run = run_all(policies, compiled, runs)
     compiled.close()
     want_coverage = args.coverage or args.min_coverage is not None or args.min_leaf_coverage is not None
     short = coverage_shortfalls(run, args.min_coverage, args.min_leaf_coverage)
@@ -74,9 +76,11 @@ _TEST_EPILOG = """examples:
   attendance-policy test rules/couples-attendance/tests/safety.yaml -v
   attendance-policy test --coverage --min-coverage 100 --format json
 
-A scenario without `version:` runs against the newest version of its policy (the one
-a pull request adds); pin `version:` to test a released one. Rule coverage: rules fired
-by at least one scenario; leaf coverage: condition leaves seen both true and false.
+A scenario (or a whole file) without `versions:` runs on the newest version of its policy
+(the one a pull request adds); `versions: "1.0.0"`, `versions: ">=1.0.0,<2.0.0"` or a list
+keeps it running on older ones. Every recommendation id and fact it names must exist in each
+version it runs on. Coverage is per version, over the scenarios that run on it: rules fired by
+at least one; condition leaves seen both true and false.
 
 """ + _EXIT.format(fail="a scenario failed or coverage is below the minimum", extra=", no scenarios")
 
