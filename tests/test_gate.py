@@ -17,7 +17,7 @@ from engine.runtime.engine import Engine, load_engine
 from engine.runtime.gate import admit
 from engine.runtime.registry import PolicySet
 from engine.runtime.reload import ReloadError, prepare
-from support.policies import ROOT
+from support.policies import ROOT, minimal_policy, write_policy
 
 LINT = ROOT / "tests" / "fixtures" / "tools" / "lint"
 TODAY = dt.date(2026, 6, 1)
@@ -104,3 +104,12 @@ def test_a_refused_file_refuses_its_own_version_only(tmp_path):
     engine = Engine(PolicySet.of(report.compiled()))
     assert engine.policies.policy_ids() == ["clean"]
     report.close()
+
+
+def test_a_rule_that_could_fire_only_on_the_engines_state_fact_never_reaches_the_engine(tmp_path):
+    data = minimal_policy(rules=[{"id": "R-002", "title": "t", "priority": 1, "then": "rec_a", "rationale": "r",
+                                  "source": "s",
+                                  "when": {"not": {"fact": "plan.discharge_in_days", "op": "gte", "value": 0}}}])
+    write_policy(tmp_path, data)
+    report = admit([tmp_path], isolate=False)
+    assert [p.code for p in report.problems] == ["unreachable_rule"] and not report.admitted()
