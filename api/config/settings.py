@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
+from engine.facts.strict_json import MAX_FACTS_BYTES
 from engine.policy.loader import RULES_ENV
 
 __all__ = ["ApiKey", "Field", "FIELDS", "Kind", "ROLES", "SEPARATORS", "Settings", "is_loopback", "markdown_table"]
@@ -127,7 +128,7 @@ class Settings:
     busy_timeout_ms: int = setting(5000, "decision_log", "int", "ATTENDANCE_POLICY_BUSY_TIMEOUT_MS", 1, 600_000,
                                    help="how long a write waits for another worker's write before the request "
                                         "gets 503")
-    max_body_bytes: int = setting(64 * 1024, "limits", "int", "ATTENDANCE_POLICY_MAX_BODY_BYTES",
+    max_body_bytes: int = setting(MAX_FACTS_BYTES, "limits", "int", "ATTENDANCE_POLICY_MAX_BODY_BYTES",
                                   1024, 16 * 1024 * 1024, help="largest `POST /v1/decisions` body")
     max_batch_bytes: int = setting(4 * 1024 * 1024, "limits", "int", "ATTENDANCE_POLICY_MAX_BATCH_BYTES",
                                    1024, 256 * 1024 * 1024, help="largest `POST /v1/decisions:batch` body")

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from engine.core.errors import FactsError, PolicyError, PolicyLoadError, Problem, print_problems
-from engine.facts.strict_json import loads_strict
+from engine.facts.strict_json import MAX_FACTS_BYTES, loads_strict
 from engine.policy.loader import default_rules_dir, policy_files
 from engine.runtime.engine import load_engine
 from engine.runtime.gate import admit
@@ -38,10 +38,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _read_facts(source: str) -> Any:
+    """The facts in a file or on standard input, read no further than the limit (`/dev/zero` is refused at once)."""
     if source == "-":
-        return loads_strict(sys.stdin.buffer.read())
-    with open(source, "rb") as fh:
-        return loads_strict(fh.read())
+        data = sys.stdin.buffer.read(MAX_FACTS_BYTES + 1)
+    else:
+        with open(source, "rb") as fh:
+            data = fh.read(MAX_FACTS_BYTES + 1)
+    if len(data) > MAX_FACTS_BYTES:
+        raise FactsError([Problem("facts_too_large", f"the facts are larger than the limit of {MAX_FACTS_BYTES} "
+                                                     "bytes (the service's limits.max_body_bytes default); "
+                                                     "give the facts of one session")])
+    return loads_strict(data)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -81,7 +88,8 @@ _EPILOG_EVAL = """example:
   attendance-policy eval examples/facts/partner-absent-work.json
   echo '{"session": {"id": "s-1", "type": "couples"}}' | attendance-policy eval - --explain
 
-exit status: 0 decided, 1 policy or engine error, 2 invalid facts (each problem names the field)"""
+exit status: 0 decided, 1 policy or engine error, 2 invalid facts (each problem names the field)
+or facts larger than 65536 bytes (the service's body limit; nothing past it is read)"""
 
 
 def register(sub: Any) -> None:

@@ -8,7 +8,11 @@ from typing import Any
 
 from engine.core.errors import MalformedJSONError
 
-__all__ = ["loads_strict"]
+__all__ = ["MAX_FACTS_BYTES", "loads_strict"]
+
+# The most one session's facts may take as JSON: the service's `limits.max_body_bytes` default (the setting
+# refers to this) and all that `attendance-policy eval` reads. Real facts are well under 2 KiB.
+MAX_FACTS_BYTES = 64 * 1024
 
 
 def _no_constant(name: str) -> Any:
