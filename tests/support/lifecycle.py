@@ -16,8 +16,13 @@ from support.service import RULES, auth, decide, facts
 SOURCE = Path(RULES, "couples-attendance", "1.0.0.yaml").read_text(encoding="utf-8")
 
 
-def version_text(version: str, effective: str = "2026-01-01", *, broken: bool = False) -> str:
-    """The bundled policy as another version (with its changelog entry); `broken` names an unknown fact."""
+def version_text(version: str, effective: str | None = None, *, broken: bool = False) -> str:
+    """The bundled policy as another version (with its changelog entry); `broken` names an unknown fact.
+
+    By default version 1.N.0 takes effect on the first of month N+1 of 2026 (1.0.0: January), so each
+    version takes effect after the one before it, as the gate requires.
+    """
+    effective = effective or f"2026-{1 + int(version.split('.')[1]):02d}-01"
     text = SOURCE.replace("version: 1.0.0\n", f"version: {version}\n", 1)
     text = text.replace('effective_from: "2026-01-01"', f'effective_from: "{effective}"', 1)
     text = text.replace("changelog:\n", f'changelog:\n  - version: {version}\n    date: "{effective}"\n'
@@ -25,7 +30,7 @@ def version_text(version: str, effective: str = "2026-01-01", *, broken: bool = 
     return text.replace("fact: clinical.safety_concern,", "fact: clinical.safety_concerns,", 1) if broken else text
 
 
-def write_version(rules: Path, version: str, effective: str = "2026-01-01", *, broken: bool = False) -> Path:
+def write_version(rules: Path, version: str, effective: str | None = None, *, broken: bool = False) -> Path:
     path = rules / "couples-attendance" / f"{version}.yaml"
     path.write_text(version_text(version, effective, broken=broken), encoding="utf-8")
     return path
