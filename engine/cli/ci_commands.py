@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from engine.ci.scenarios import scenario_files
 from engine.ci.sources import diff_cases, load_all_scenarios, load_policies, policy_sources, resolve_ref
-from engine.core.errors import PolicyError, PolicyLoadError, Problem, print_error, print_problems
+from engine.core.errors import PolicyError, Problem, print_error, print_problems
 from engine.policy.loader import default_rules_dir
+from engine.runtime.gate import admit
 from engine.runtime.registry import PolicySet
 
 __all__ = ["register"]
@@ -105,27 +107,32 @@ def _add_test(sub: Any) -> None:
 # -- lint ------------------------------------------------------------------
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from engine.analysis.lint import lint_policies
-
     paths = args.paths or [default_rules_dir()]
     if (code := _missing(paths)) is not None:
         return code
-    try:
-        policies = load_policies(paths)
-        report = lint_policies(policies)
-    except PolicyError as e:
-        print_error(e)
+    started = time.perf_counter()
+    gate = admit(paths)  # the one gate: load, locks, compile, and lint itself
+    gate.close()
+    if gate.unloadable:
+        print_problems(gate.unloadable)
         return UNUSABLE
-    if not policies:
+    if not gate.verdicts:
         print(f"no policy files found under {', '.join(paths)}", file=sys.stderr)
         return UNUSABLE
+    report = gate.lint_report(time.perf_counter() - started)
+    found = {(f.code, f.file, f.line, f.column) for f in report.findings}
+    refused = [p for p in gate.problems if (p.code, p.file, p.line, p.column) not in found]  # not lint's own
+    failed = bool(refused) or report.failed(args.strict)
     if args.format == "json":
-        _emit(report.to_dict() | {"strict": args.strict, "failed": report.failed(args.strict)})
+        _emit(report.to_dict() | {"problems": [p.to_dict() for p in refused], "strict": args.strict,
+                                  "failed": failed})
     else:
+        for problem in refused:
+            print(problem.format())
         for f in report.findings:
             print(f.format())
         print(report.summary())
-    return FAILED if report.failed(args.strict) else OK
+    return FAILED if failed else OK
 
 
 _LINT_EPILOG = """examples:
@@ -208,12 +215,18 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
     if (code := _missing(args.paths)) is not None:
         return code
-    try:
-        policies = load_policies(args.paths)
-    except PolicyLoadError as e:
-        print_problems(e.problems)
+    gate = admit(args.paths, locks=False)  # the lock's own checks run below, where the lock is written
+    gate.close()
+    if gate.unloadable:
+        print_problems(gate.unloadable)
         return UNUSABLE
-    added, problems = lock_versions(policies)
+    # A release is final: it must pass the gate, and carry no warning either (e.g. a `TODO` rationale).
+    warnings = [Problem(f.code, f"{f.message} (a released version may not carry a warning)", "", f.file, f.line,
+                        f.column) for f in gate.findings() if f.severity == "warning"]
+    if refused := gate.problems + warnings:
+        print_problems(sorted(refused, key=lambda p: (p.file or "", p.line or 0, p.column or 0)))
+        return FAILED
+    added, problems = lock_versions([v.policy for v in gate.verdicts])
     if problems:
         print_problems(problems)
         return FAILED
@@ -225,9 +238,12 @@ _LOCK_EPILOG = """example:
   attendance-policy lock rules/couples-attendance/1.1.0.yaml
 
 Records the sha256 of each given version in rules/<policy>/versions.lock; from then on
-`validate` fails if the file changes. Recorded hashes are never changed.
+`validate` fails if the file changes. Recorded hashes are never changed. A version is
+released only if it passes the gate that `validate` and `serve` apply, with no lint
+warning either (`lint --strict`).
 
-""" + _EXIT.format(fail="a lock problem (a released file changed, a version not newer)", extra="")
+""" + _EXIT.format(fail="the version is refused (a gate problem, a lint warning) or a lock problem "
+                   "(a released file changed, a version not newer)", extra="")
 
 
 def _add_lock(sub: Any) -> None:
