@@ -42,6 +42,15 @@ def _lock(rules: Path) -> bool:
     return main(["lock", *sorted(str(d) for d in rules.iterdir() if d.is_dir())]) == 0
 
 
+def _test(rules: Path) -> bool:
+    for folder in (d for d in rules.iterdir() if d.is_dir()):
+        (folder / "tests").mkdir(exist_ok=True)
+        (folder / "tests" / "cases.yaml").write_text(
+            "scenarios:\n  - name: any session\n    facts: {session: {id: t-1, type: couples}}\n"
+            "    expect: {include: []}\n")
+    return main(["test", str(rules)]) == 0
+
+
 def _eval(rules: Path) -> bool:
     try:
         load_engine(str(rules), isolate=False)
@@ -69,14 +78,15 @@ def _reload(rules: Path) -> bool:
     return True
 
 
-GATES: list[tuple[str, Callable[[Path], bool]]] = [("validate", _validate), ("lint", _lint), ("lock", _lock),
-                                                    ("eval", _eval), ("serve", _serve), ("reload", _reload)]
+GATES: list[tuple[str, Callable[[Path], bool]]] = [("validate", _validate), ("lint", _lint), ("test", _test),
+                                                    ("lock", _lock), ("eval", _eval), ("serve", _serve),
+                                                    ("reload", _reload)]
 
 
 @pytest.mark.parametrize(("name", "gate"), GATES, ids=[g[0] for g in GATES])
 def test_a_lint_error_is_refused_at_every_gate(conflict, name, gate, capsys):
     assert gate(conflict) is False
-    if name in ("validate", "lint", "lock"):
+    if name in ("validate", "lint", "test", "lock"):
         seen = capsys.readouterr()
         assert "conflicting_recommendations" in seen.out + seen.err
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.ci.scenarios import scenario_files
-from engine.ci.sources import diff_cases, load_all_scenarios, load_policies, policy_sources, resolve_ref
+from engine.ci.sources import diff_cases, load_all_scenarios, policy_sources, resolve_ref
 from engine.core.errors import PolicyError, Problem, print_error, print_problems
 from engine.policy.loader import default_rules_dir
 from engine.runtime.gate import admit
@@ -51,15 +51,22 @@ def cmd_test(args: argparse.Namespace) -> int:
     paths = args.paths or [default_rules_dir()]
     if (code := _missing(paths)) is not None:
         return code
+    gate = admit([args.rules] if args.rules else policy_sources(paths))  # a refused version is not tested
+    if gate.problems:
+        gate.close()
+        print_problems(gate.problems)
+        return UNUSABLE
+    policies = [v.policy for v in gate.verdicts]
+    compiled = PolicySet.of(gate.compiled())
     try:
-        policies = load_policies([args.rules] if args.rules else policy_sources(paths))
         scenarios = load_all_scenarios(scenario_files(paths))
         if not scenarios:
             print(f"no scenarios found under {', '.join(paths)}", file=sys.stderr)
+            compiled.close()
             return UNUSABLE
         runs = plan_runs(scenarios, policies)
-        compiled = PolicySet.build(policies, isolate=True)
     except PolicyError as e:
+        compiled.close()
         print_error(e)
         return UNUSABLE
     run = run_all(policies, compiled, runs)
