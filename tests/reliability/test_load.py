@@ -18,5 +18,5 @@ def test_short_soak_has_no_errors() -> None:
     assert result["requests"] > 0 and result["decisions_logged"] > 0
     assert result["decisions_missing_from_log"] == 0
     assert result["same_workers"] is True and result["server_exit"] == 0
-    assert all(m["rss_mb"] for m in result["memory"])  # both workers were measured
+    assert result["memory"] and all(len(m["rss_mb"]) == 2 for m in result["memory"])  # both workers were measured
     assert (status, result["problems"]) == (0, [])
