@@ -36,16 +36,20 @@ def convergence(lifecycle: Lifecycle) -> tuple[dict[int, bool], list[str], list[
 
 
 def policy_lifecycle(lifecycle: Lifecycle, policy_id: str) -> dict[str, Any]:
-    """Which version serves a policy, what the dates alone would choose, and the admin pin."""
+    """Which version serves a policy, what the dates alone would choose, the admin pin, and what it holds back."""
     current = lifecycle.live.current
     active = lifecycle.active_versions(current).get(policy_id)
     try:
-        scheduled: str | None = current.scheduled(policy_id, lifecycle.today()).version
+        scheduled = current.scheduled(policy_id, lifecycle.today())
     except NoActiveVersionError:
         scheduled = None
     pin = lifecycle.pins.get(policy_id)
-    return {"id": policy_id, "active_version": active, "scheduled_version": scheduled,
-            "pin": pin.to_dict() if pin else None}
+    pinned = next((p for p in current.versions(policy_id) if pin and p.version == pin.version), None)
+    held = scheduled is not None and pinned is not None and scheduled.version_tuple > pinned.version_tuple
+    return {"id": policy_id, "active_version": active, "scheduled_version": scheduled.version if scheduled else None,
+            "pin": pin.to_dict() if pin else None,
+            "held_back": (f"the pin to {pinned.version} holds back {scheduled.version}, in effect since "
+                          f"{scheduled.effective_from}: unpin when the new version may serve") if held else None}
 
 
 @bp.get("/v1/status")

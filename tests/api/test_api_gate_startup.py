@@ -15,7 +15,7 @@ from api.state import state_of
 from engine.core.errors import PolicyLoadError
 from engine.policy.loader import load_rules
 from engine.runtime.reload import scan
-from support.lifecycle import version_text, write_version
+from support.lifecycle import activate, status, version_text, write_version
 from support.policies import DEFAULT_POLICY
 from support.service import KEYS, TOKENS, facts
 
@@ -108,3 +108,15 @@ def test_a_file_that_changes_while_it_is_read_is_not_used(tmp_path):
         _same_bytes(load_rules([tmp_path / "rules"]), disk)
     assert info.value.problems[0].file.endswith("1.0.0.yaml")
     assert "rename it into place" in info.value.problems[0].message
+
+
+def test_status_shows_a_pin_that_holds_back_a_version_whose_date_has_come(make, rules):
+    write_version(rules, "1.1.0", "2026-02-01")  # in effect: the test clock reads 2026-06-01
+    client = make().test_client()
+    assert status(client)["policies"][0]["held_back"] is None
+    activate(client, "1.0.0")
+    held = status(client)["policies"][0]["held_back"]
+    assert held == ("the pin to 1.0.0 holds back 1.1.0, in effect since 2026-02-01: unpin when the new version "
+                    "may serve")
+    activate(client, None)
+    assert status(client)["policies"][0]["held_back"] is None
