@@ -99,7 +99,7 @@ def answers(port: int, path: str, timeout: float = 2.0) -> int | None:
     try:
         conn.request("GET", path)
         return conn.getresponse().status
-    except OSError:
+    except (OSError, http.client.HTTPException):  # not listening yet, or closed before answering
         return None
     finally:
         conn.close()
