@@ -89,7 +89,7 @@ _EPILOG_EVAL = """example:
   echo '{"session": {"id": "s-1", "type": "couples"}}' | attendance-policy eval - --explain
 
 exit status: 0 decided, 1 policy or engine error, 2 invalid facts (each problem names the field)
-or facts larger than 65536 bytes (the service's body limit; nothing past it is read)"""
+""" f"or facts larger than {MAX_FACTS_BYTES} bytes (the service's body limit; nothing past it is read)"
 
 
 def register(sub: Any) -> None:
