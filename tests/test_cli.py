@@ -39,12 +39,12 @@ def test_validate_reports_every_problem_with_location(capsys, tmp_path):
     lines = path.read_text().splitlines()
     fact = next(i for i, t in enumerate(lines) if "fact: attendance.partner_present" in t)
     then = next(i for i, t in enumerate(lines) if t.strip() == "then: zzz")
-    col = lines[fact].index("fact:") + 1
+    col = lines[fact].index("attendance.partner_present") + 1  # the value that is wrong
     assert code == 1
     assert err.splitlines() == [
-        f"{path}:{fact + 1}:{col}: unknown_fact: unknown fact 'attendance.partner_present'; did you mean "
+        f"{path}:{fact + 1}:{col}: unknown_fact: rule R-001: unknown fact 'attendance.partner_present'; did you mean "
         "'attendance.partners_present'? (at $.rules[0].when.fact)",
-        f"{path}:{then + 1}:3: unknown_recommendation: unknown recommendation 'zzz' (at $.rules[0].then)",
+        f"{path}:{then + 1}:9: unknown_recommendation: rule R-001: unknown recommendation 'zzz' (at $.rules[0].then)",
         "2 errors occurred",
     ]
 

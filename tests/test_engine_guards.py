@@ -128,7 +128,7 @@ def test_error_113_and_303_complex_rules_refused_by_the_loader(tmp_path):
     big_any = {"any": [{"fact": "attendance.absence_reason", "op": "in",
                         "value": ["work", "caregiving", "illness", "declined"]}] * 4}
     when = {"all": [big_any, big_any]}  # 16 x 16 = 256 alternative paths
-    with pytest.raises(PolicyLoadError, match="too_complex: the conditions expand to at least 256 alternative cases"):
+    with pytest.raises(PolicyLoadError, match="too_complex: rule R-001: the conditions expand to at least 256 alternative cases"):
         engine_for(tmp_path, minimal_policy(rules=[{"id": "R-001", "title": "t", "priority": 1, "then": "rec_a",
                                                     "rationale": "r", "source": "s", "when": when}]))
 

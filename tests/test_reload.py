@@ -21,7 +21,9 @@ NEVER_FIRES = {"all": [{"fact": "attendance.partners_present", "op": "eq", "valu
                        {"fact": "attendance.partners_present", "op": "eq", "value": 2}]}
 
 
-def _version(version: str, effective: str = "2026-01-01", **changes: Any) -> dict[str, Any]:
+def _version(version: str, effective: str | None = None, **changes: Any) -> dict[str, Any]:
+    # A higher version takes effect later than the one before it: 1.0.0 on 1 January, 1.1.0 on the 2nd...
+    effective = effective or f"2026-01-{int(version.split('.')[1]) + 1:02d}"
     return minimal_policy(version=version, effective_from=effective,
                           changelog=[{"version": version, "changes": "test"}], **changes)
 

@@ -36,8 +36,9 @@ CASES = [
      "so SH-011 never changes a decision",
      couples(attendance={"partners_present": 0, "absence_reason": "work"}), ("document (SH-010)",)),
     ("conflict", "conflicting_recommendations", "error", 10,
-     "encourage and pause are marked as conflicting, but this case gets both and no suppression decides "
-     "between them",
+     "encourage and pause are marked as conflicting, but this case gets both (encourage from rule CF-040, pause "
+     "from rule CF-001) and no suppression decides between them; let the rule that should win suppress the other's "
+     "recommendation, e.g. `suppresses: [encourage]` in rule CF-001",
      couples(clinical={"safety_concern": True, "betrayal_to_process": "infidelity"}),
      ("pause (CF-001)", "encourage (CF-040)")),
     ("gap", "must_decide_gap", "error", 12,

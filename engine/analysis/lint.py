@@ -213,10 +213,19 @@ def _check_conflicts(ctx: _Context) -> None:
         if not result.complete:
             ctx.inconclusive(f"whether {r1} and {r2} can be given together", path)
         elif result.found is not None:
-            ctx.add("conflicting_recommendations", "error",
-                    f"{r1} and {r2} are marked as conflicting, but this case gets both and no suppression "
-                    f"decides between them", path, case=result.found,
-                    agrees=_both_given(r1, r2))
+            ctx.add("conflicting_recommendations", "error", _conflict_message(ctx, r1, r2, result.found), path,
+                    case=result.found, agrees=_both_given(r1, r2))
+
+
+def _conflict_message(ctx: _Context, r1: str, r2: str, case: dict[str, Any]) -> str:
+    """Which rules give both, and the usual fix: the rule that should win suppresses the other's recommendation."""
+    fired = ctx.logic.fired(case)
+    g1, g2 = (min((r for r in ctx.policy.rules if rec in r.then and fired[r.id] is True),
+                  key=lambda r: (r.priority, r.id)) for rec in (r1, r2))
+    win, lose = (g1, r2) if _precedes(g1, g2) else (g2, r1)
+    return (f"{r1} and {r2} are marked as conflicting, but this case gets both ({r1} from rule {g1.id}, {r2} from "
+            f"rule {g2.id}) and no suppression decides between them; let the rule that should win suppress the "
+            f"other's recommendation, e.g. `suppresses: [{lose}]` in rule {win.id}")
 
 
 def _check_gaps(ctx: _Context) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.facts.prepare import fact_catalogue, get_path
 from engine.policy.model import SYMBOL, Leaf, Policy
-from engine.policy.semantics import PLACEHOLDER
+from engine.policy.template import parse_template
 
 __all__ = ["Decision", "FiredRecommendation", "Suppressed", "NotFired", "render", "compile_template", "leaf_dict",
            "describe_leaf"]
@@ -55,20 +55,13 @@ Renderer = Callable[[dict[str, Any], tuple[Leaf, ...]], str]
 def compile_template(template: str, policy: Policy) -> Renderer:
     """Prepare a rationale template once: `{fact.path}`, `{param:name}` and `{matched}`.
 
-    Whitespace is collapsed when the template is prepared (YAML folding leaves
-    runs of spaces); parameters are constants and are filled in here.
+    The template is parsed by engine.policy.template, as the loader parsed it to
+    check it; parameters are constants and are filled in here.
     """
     parts: list[tuple[str, str]] = []  # (kind, text): "text" literal, "fact" path, "matched"
-    pieces = PLACEHOLDER.split(" ".join(template.split()))
-    for i, piece in enumerate(pieces):
-        if i % 2 == 0:
-            parts.append(("text", piece))
-        elif piece == "matched":
-            parts.append(("matched", ""))
-        elif piece.startswith("param:"):
-            parts.append(("text", _show(policy.parameters[piece[len("param:"):]])))
-        else:
-            parts.append(("fact", piece))
+    for part in parse_template(template, policy.parameters, fact_catalogue()).parts:
+        shown = _show(policy.parameters[part.text]) if part.kind == "param" else part.text
+        parts.append(("text" if part.kind == "param" else part.kind, shown))
 
     def render_(facts: dict[str, Any], matched: tuple[Leaf, ...]) -> str:
         out = []

@@ -1,7 +1,8 @@
 """Load policy files: safe YAML -> JSON Schema -> semantic checks -> Policy.
 
-Every problem is collected with file:line:column and a JSON path, then raised
-once as a PolicyLoadError.
+Every stage runs, whatever the stages before it found (a duplicate key does not
+hide a misspelt fact); every problem is collected with file:line:column and a
+JSON path, then raised once as a PolicyLoadError, in the order of the file.
 """
 
 from __future__ import annotations
@@ -11,19 +12,19 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from jsonschema.exceptions import ValidationError, best_match, relevance
-
 from engine.core.errors import PolicyLoadError, Problem
-from engine.core.schemas import validator
+from engine.facts.prepare import fact_catalogue
+from engine.policy.locate import Locator
 from engine.policy.model import MustDecide, Policy, Recommendation, Rule, facts_of
-from engine.policy.semantics import PLACEHOLDER, SemanticChecker
+from engine.policy.schema_check import schema_problems
+from engine.policy.semantics import SemanticChecker
+from engine.policy.template import parse_template
 from engine.policy.yaml_source import MAX_FILE_BYTES, Document, json_path, read_yaml
 
-__all__ = ["load_policy", "load_policy_text", "load_rules", "policy_files"]
+__all__ = ["load_policy", "load_policy_text", "load_rules", "policy_files", "version_problems"]
 
 RULES_ENV = "ATTENDANCE_POLICY_RULES"
 
@@ -34,7 +35,8 @@ def default_rules_dir() -> str:
 
 
 _VERSION_FILE = re.compile(r"^\d+\.\d+\.\d+\.ya?ml$")
-MAX_SCHEMA_PROBLEMS = 50
+# YAML problems that leave no usable value behind: the later stages say nothing more about it.
+_VALUE_LOST = {"yaml_tag", "yaml_value", "yaml_merge"}
 
 
 def policy_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -58,15 +60,46 @@ def load_rules(paths: Iterable[str | os.PathLike[str]]) -> list[Policy]:
             policies.append(load_policy(f))
         except PolicyLoadError as e:
             problems.extend(e.problems)
-    seen: dict[str, Policy] = {}
-    for pol in policies:
-        if pol.key in seen:
-            problems.append(Problem("duplicate_version", f"{pol.key} is also defined in {seen[pol.key].file}",
-                                    "$.version", pol.file, 1, 1))
-        seen[pol.key] = pol
+    problems += version_problems(policies)
     if problems:
         raise PolicyLoadError(problems)
     return policies
+
+
+def version_problems(policies: Iterable[Policy]) -> list[Problem]:
+    """What only all the versions of a policy show: a version defined twice, dates out of version order."""
+    out: list[Problem] = []
+    seen: dict[str, Policy] = {}
+    for pol in policies:
+        if pol.key in seen:
+            out.append(_at(pol, "duplicate_version", f"{pol.key} is also defined in {seen[pol.key].file}", "version"))
+        seen.setdefault(pol.key, pol)
+    by_id: dict[str, list[Policy]] = {}
+    for pol in seen.values():
+        by_id.setdefault(pol.id, []).append(pol)
+    for versions in by_id.values():
+        ordered = sorted(versions, key=lambda p: p.version_tuple)
+        pairs = zip(ordered, ordered[1:], strict=False)
+        out += [_date_order(a, b) for a, b in pairs if b.effective_from <= a.effective_from]
+    return out
+
+
+def _date_order(before: Policy, after: Policy) -> Problem:
+    if after.effective_from == before.effective_from:
+        why = (f"the same date as version {before.version} (was it copied along with the file?); a higher version "
+               f"must take effect after the version before it: write the date from which {after.version} applies")
+    else:
+        why = (f"before version {before.version}, which takes effect on {before.effective_from}; a higher version "
+               "must take effect after the version before it")
+    return _at(after, "effective_from_order", f"version {after.version} takes effect on {after.effective_from}, "
+                                              f"{why}", "effective_from")
+
+
+def _at(policy: Policy, code: str, message: str, key: str) -> Problem:
+    """A problem at a top-level value of a loaded policy (read again: only a refused set needs the place)."""
+    doc = read_yaml(policy.source_text, policy.file)[0]
+    line, col = (doc.value_position((key,)) if doc else None) or (1, 1)
+    return Problem(code, message, json_path((key,)), policy.file, line, col)
 
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:
@@ -98,109 +131,46 @@ def load_policy_text(text: str, filename: str, *, expected_version: str | None =
     doc, problems = read_yaml(text, filename)
     if doc is None:
         raise PolicyLoadError(problems)
-    problems += _schema_problems(doc, filename)
+    loc = Locator(doc, filename)
+    paths = {json_path(p): p for p in doc.positions}
+    said = {paths[p.path] for p in problems if p.code in _VALUE_LOST and p.path in paths}
+    problems = [loc.named(p, paths[p.path]) if p.path in paths else p for p in problems]
+    found, about = schema_problems(doc, loc, said)
+    checker = SemanticChecker(doc, loc, said | about)
+    checker.check(expected_version, expected_policy)
+    problems += found + checker.problems
     if problems:
-        raise PolicyLoadError(problems)
-    checker = SemanticChecker(doc, filename)
-    checker.check_identity(expected_version, expected_policy)
-    policy = _build(doc, filename, text, checker)
-    if checker.problems:
-        raise PolicyLoadError(checker.problems)
-    return policy
-
-
-def _schema_problems(doc: Document, filename: str) -> list[Problem]:
-    # A hostile file (100,000 empty rules) has millions of errors: report the first few, fast.
-    errors = list(islice(validator("policy").iter_errors(doc.data), MAX_SCHEMA_PROBLEMS))
-    out = []
-    for err in sorted(errors, key=lambda e: [str(x) for x in e.absolute_path]):
-        err = _headline(err)
-        path = tuple(err.absolute_path)
-        line, col = doc.position(path) or (1, 1)
-        out.append(Problem("schema", _schema_message(err), json_path(path), filename, line, col))
-    return out
-
-
-# How badly a `oneOf` branch's own-level errors say "the value was not written in this shape".
-_SHAPE_MISMATCH = {"type": 3, "additionalProperties": 2, "required": 1}
-
-
-def _headline(err: ValidationError) -> ValidationError:
-    """The error to report: inside a `oneOf` (the shapes of a condition, the forms of a value), the error
-    of the branch the value was written in (`op: equals` is a bad operator, not an unknown key `fact`)."""
-    while err.context:
-        branches: dict[Any, list[ValidationError]] = {}
-        for e in err.context:
-            branches.setdefault(e.relative_schema_path[0], []).append(e)
-        score = {b: sum(_SHAPE_MISMATCH.get(str(e.validator), 0) for e in errs if not e.relative_path)
-                 for b, errs in branches.items()}
-        ranked = sorted(score.values())
-        if len(ranked) > 1 and ranked[0] == ranked[1]:
-            return best_match([err] + list(err.context)) or err  # no branch stands out
-        chosen = branches[min(score, key=lambda b: score[b])]
-        err = max(chosen, key=relevance)
-    return err
-
-
-def _schema_message(err: Any) -> str:
-    if err.validator == "additionalProperties":
-        from engine.core.suggest import did_you_mean
-
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        hint = did_you_mean(extra[0], err.schema.get("properties", {})) if extra else ""
-        return f"unknown key {extra[0]!r}{hint}" if extra else err.message
-    if err.validator in ("maxItems", "minItems") and isinstance(err.instance, list):
-        which, bound = ("long", "at most") if err.validator == "maxItems" else ("short", "at least")
-        return f"the list is too {which}: {len(err.instance)} items, {bound} {err.validator_value} allowed"
-    # jsonschema quotes the whole offending value: keep a message readable when the value is huge.
-    text, shown = err.message, repr(err.instance)
-    if len(shown) > 80 and shown in text:
-        text = text.replace(shown, _short(err.instance))
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, str):
-        return f"a {len(value)}-character string ({value[:20]!r}...)"
-    if isinstance(value, dict):
-        return f"a mapping of {len(value)} keys"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    return repr(value)[:60] + "..."
+        raise PolicyLoadError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
+    return _build(doc, filename, text, checker)
 
 
 def _build(doc: Document, filename: str, text: str, checker: SemanticChecker) -> Policy:
-    data = doc.data
+    data, line = doc.data, checker.loc.line
     recs = {
         rid: Recommendation(rid, r["title"], r["indicator"], r["category"], r["text"],
-                            tuple(r.get("conflicts_with", ())), checker.line(("recommendations", rid)))
+                            tuple(r.get("conflicts_with", ())), line(("recommendations", rid)))
         for rid, r in data["recommendations"].items()
     }
-    rules = tuple(_rule(doc, i, r, checker) for i, r in enumerate(data["rules"]))
-    must = tuple(MustDecide(m["name"], checker.condition(m["when"], ("must_decide", i, "when")),
-                            checker.line(("must_decide", i)))
+    rules = tuple(_rule(i, r, checker) for i, r in enumerate(data["rules"]))
+    must = tuple(MustDecide(m["name"], checker.conditions[("must_decide", i, "when")], line(("must_decide", i)))
                  for i, m in enumerate(data.get("must_decide", ())))
-    checker.check_rules(rules, recs)
-    fact_paths = sorted({f for r in rules for f in facts_of(r.when) | _quoted_facts(r.rationale)})
+    params, facts = data.get("parameters", {}), fact_catalogue()
+    quoted = {f for r in rules for f in parse_template(r.rationale, params, facts).facts}
     return Policy(
         id=data["policy"], version=data["version"],
         effective_from=_dt.date.fromisoformat(data["effective_from"]),
         title=data["title"], owner=data["owner"], changelog=tuple(data["changelog"]),
-        parameters=dict(data.get("parameters", {})), recommendations=recs, rules=rules,
+        parameters=dict(params), recommendations=recs, rules=rules,
         file=filename, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), source_text=text,
-        must_decide=must, fact_paths=tuple(fact_paths),
+        must_decide=must, fact_paths=tuple(sorted({f for r in rules for f in facts_of(r.when)} | quoted)),
     )
 
 
-def _quoted_facts(template: str) -> set[str]:
-    return {n for n in PLACEHOLDER.findall(template) if n != "matched" and not n.startswith("param:")}
-
-
-def _rule(doc: Document, i: int, r: dict[str, Any], checker: SemanticChecker) -> Rule:
+def _rule(i: int, r: dict[str, Any], checker: SemanticChecker) -> Rule:
     then = (r["then"],) if isinstance(r["then"], str) else tuple(r["then"])
     return Rule(
-        id=r["id"], title=r["title"], when=checker.condition(r["when"], ("rules", i, "when")),
+        id=r["id"], title=r["title"], when=checker.conditions[("rules", i, "when")],
         then=then, priority=r["priority"], rationale=r["rationale"], source=r["source"],
         suppresses=tuple(r.get("suppresses", ())), indicator=r.get("indicator"),
-        line=checker.line(("rules", i)),
+        line=checker.loc.line(("rules", i)),
     )

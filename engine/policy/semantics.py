@@ -1,88 +1,122 @@
-"""Semantic checks of a schema-valid policy document; each problem carries its location."""
+"""Semantic checks of a policy document; each problem carries its location.
+
+The checks run on the document as written, even when the schema or the YAML
+found problems, so that one run reports every mistake. A check reads only what
+it needs, and leaves alone any value a schema problem is already about (one
+mistake, one message).
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from engine.core.errors import Problem
 from engine.core.suggest import did_you_mean
 from engine.facts.prepare import FactSpec, fact_catalogue
-from engine.policy.model import All, AnyOf, Condition, Leaf, Not, Policy, Recommendation, Rule, leaves
+from engine.policy.locate import Locator, get
+from engine.policy.model import OPS, All, AnyOf, Condition, Leaf, Not, Policy, leaves
 from engine.policy.paths import MAX_PATHS_PER_RULE, path_count
+from engine.policy.references import check_references
+from engine.policy.template import PLACEHOLDER, TemplateError, parse_template
 from engine.policy.yaml_source import Document, Path, json_path
+
+__all__ = ["PLACEHOLDER", "SemanticChecker", "redaction_problems", "value_problem"]
 
 MAX_DEPTH = 12
 MAX_LEAVES_PER_RULE = 128  # after `in` expansion; durable_rules freezes past ~511 children (C5)
 MAX_RULES = 250  # the schema's maxItems too
 MAX_PATHS_PER_POLICY = 1200  # 20 durable rulesets of 60 paths: bounded memory and per-decision cost
-PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NUMERIC_OPS = {"lt", "lte", "gt", "gte"}
 _LIST_OPS = {"in", "not_in"}
 
 
 class SemanticChecker:
-    """Collects semantic problems while building conditions and rules."""
+    """Collects semantic problems while building the conditions (kept in `conditions` for the model)."""
 
-    def __init__(self, doc: Document, filename: str) -> None:
-        self.doc = doc
-        self.filename = filename
-        self.params: dict[str, Any] = dict(doc.data.get("parameters", {}))
+    def __init__(self, doc: Document, loc: Locator, said: Iterable[Path] = ()) -> None:
+        self.doc, self.loc = doc, loc
+        self.data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
+        self.said = set(said)  # paths an earlier stage reported a problem at
+        self.tainted = {p[:i] for p in self.said for i in range(len(p) + 1)}
+        params = self.data.get("parameters")
+        self.params: dict[str, Any] = dict(params) if isinstance(params, dict) else {}
         self.facts = fact_catalogue()
         self.problems: list[Problem] = []
-        self.used_params: set[str] = set()
+        self.conditions: dict[Path, Condition] = {}
+        self.misfits: dict[str, list[tuple[str, Path]]] = {}  # parameter -> (why it does not fit, where used)
 
-    def line(self, path: Path) -> int | None:
-        pos = self.doc.position(path)
-        return pos[0] if pos else None
+    def ok(self, path: Path) -> bool:
+        """No earlier problem at `path` or inside it."""
+        return path not in self.tainted
 
     def add(self, code: str, message: str, path: Path) -> None:
-        line, col = self.doc.position(path) or (1, 1)
-        self.problems.append(Problem(code, message, json_path(path), self.filename, line, col))
+        self.problems.append(self.loc.at_value(code, message, path))
+
+    def check(self, expected_version: str | None = None, expected_policy: str | None = None) -> None:
+        """Every semantic check of the document."""
+        self.check_identity(expected_version, expected_policy)
+        rules = self.data.get("rules")
+        rules = list(enumerate(rules)) if isinstance(rules, list) and ("rules",) not in self.said else []
+        for i, rule in rules:
+            if isinstance(rule, dict):
+                self._check_rule(i, rule)
+        for i, must in enumerate(self.data.get("must_decide") or ()):
+            if isinstance(must, dict) and "when" in must:
+                self.conditions[("must_decide", i, "when")] = self.condition(must["when"], ("must_decide", i, "when"))
+        skipped = ("rules",) in self.said  # too many, or not a list: the schema said so
+        self.problems += check_references(self.loc, {**self.data, "rules": []} if skipped else self.data, self.ok)
+        self._check_total()
+        self._report_misfits()
 
     def check_identity(self, expected_version: str | None, expected_policy: str | None) -> None:
-        data = self.doc.data
-        if expected_version is not None and data["version"] != expected_version:
-            self.add("version_mismatch",
-                     f"version {data['version']!r} does not match the file name {expected_version!r}", ("version",))
-        if expected_policy is not None and expected_policy not in ("", ".") and data["policy"] != expected_policy:
-            self.add("policy_mismatch",
-                     f"policy {data['policy']!r} does not match its folder {expected_policy!r}", ("policy",))
-        if data["changelog"][0]["version"] != data["version"]:
-            self.add("changelog", f"the first changelog entry must describe version {data['version']}",
+        version, policy = self.data.get("version"), self.data.get("policy")
+        if expected_version is not None and isinstance(version, str) and self.ok(("version",)) \
+                and version != expected_version:
+            self.add("version_mismatch", f"version {version!r} does not match the file name {expected_version!r}",
+                     ("version",))
+        if expected_policy not in (None, "", ".") and isinstance(policy, str) and self.ok(("policy",)) \
+                and policy != expected_policy:
+            self.add("policy_mismatch", f"policy {policy!r} does not match its folder {expected_policy!r}",
+                     ("policy",))
+        first = get(self.data, ("changelog", 0, "version"))
+        if isinstance(first, str) and isinstance(version, str) and self.ok(("changelog", 0, "version")) \
+                and self.ok(("version",)) and first != version:
+            self.add("changelog", f"the first changelog entry must describe version {version}",
                      ("changelog", 0, "version"))
 
     # -- conditions -------------------------------------------------------
 
-    def condition(self, node: dict[str, Any], path: Path, depth: int = 1) -> Condition:
+    def condition(self, node: Any, path: Path, depth: int = 1) -> Condition:
+        if not isinstance(node, dict):
+            return All((), json_path(path))  # the schema said what is wrong with it
         if depth > MAX_DEPTH:
             self.add("too_deep", f"conditions nest deeper than {MAX_DEPTH} levels", path)
             return All((), json_path(path))
         if "all" in node or "any" in node:
             key = "all" if "all" in node else "any"
-            items = tuple(self.condition(c, path + (key, i), depth + 1) for i, c in enumerate(node[key]))
+            children = node[key] if isinstance(node[key], list) else []
+            items = tuple(self.condition(c, path + (key, i), depth + 1) for i, c in enumerate(children))
             return All(items, json_path(path)) if key == "all" else AnyOf(items, json_path(path))
         if "not" in node:
             return Not(self.condition(node["not"], path + ("not",), depth + 1), json_path(path))
         return self.leaf(node, path)
 
     def leaf(self, node: dict[str, Any], path: Path) -> Leaf:
-        fact, op = node["fact"], node["op"]
-        spec = self.facts.get(fact)
-        if spec is None:
+        fact, op = node.get("fact"), node.get("op")
+        spec = self.facts.get(fact) if isinstance(fact, str) else None
+        if spec is None and isinstance(fact, str) and self.ok(path + ("fact",)):
             self.add("unknown_fact", f"unknown fact {fact!r}{did_you_mean(fact, self.facts)}", path + ("fact",))
         value, param, other = node.get("value"), node.get("param"), node.get("other_fact")
-        if param is not None:
-            self.used_params.add(param)
-            if param not in self.params:
+        if isinstance(param, str):
+            if param not in self.params and self.ok(path + ("param",)):
                 self.add("unknown_parameter", f"unknown parameter {param!r}{did_you_mean(param, self.params)}",
                          path + ("param",))
             value = self.params.get(param)
         if isinstance(value, list):
             value = tuple(value)
-        leaf = Leaf(fact, op, value, param, other, json_path(path), self.line(path))
-        if spec is not None:
+        leaf = Leaf(str(fact), str(op), value, param, other, json_path(path), self.loc.line(path))
+        if spec is not None and op in OPS and self.ok(path):
             self._check_leaf(leaf, spec, path)
         return leaf
 
@@ -95,7 +129,7 @@ class SemanticChecker:
         if leaf.other_fact is not None:
             self._check_other_fact(leaf, spec, vpath)
             return
-        if leaf.param is not None and leaf.param not in self.params:
+        if leaf.param is not None and (leaf.param not in self.params or not self.ok(("parameters", leaf.param))):
             return
         if (leaf.op in _LIST_OPS) != isinstance(leaf.value, tuple):
             need = "a list of values" if leaf.op in _LIST_OPS else "a single value"
@@ -103,7 +137,9 @@ class SemanticChecker:
             return
         for v in leaf.value if isinstance(leaf.value, tuple) else (leaf.value,):
             msg = value_problem(spec, v)
-            if msg:
+            if msg and leaf.param is not None:
+                self.misfits.setdefault(leaf.param, []).append((msg, path))
+            elif msg:
                 self.add("value_type", msg, vpath)
 
     def _check_other_fact(self, leaf: Leaf, spec: FactSpec, vpath: Path) -> None:
@@ -117,104 +153,58 @@ class SemanticChecker:
             self.add("value_type", f"{leaf.fact} ({_kind(spec)}) cannot be compared with "
                                    f"{leaf.other_fact} ({_kind(other)})", vpath)
 
+    def _report_misfits(self) -> None:
+        """A parameter that does not fit a condition using it is one mistake, made where it is defined."""
+        for name, uses in self.misfits.items():
+            why = "; ".join(dict.fromkeys(msg for msg, _ in uses))
+            where = "; ".join(dict.fromkeys(f"{self.loc.subject(p) or 'a condition'}, line {self.loc.line(p)}"
+                                            for _, p in uses))
+            hint = "; write it without quotes" if _numeric_text(self.params[name]) else ""
+            self.add("value_type", f"parameter {name!r} is {self.params[name]!r}, which does not fit the conditions "
+                                   f"that use it ({where}): {why}{hint}", ("parameters", name))
+
     # -- rules ------------------------------------------------------------
 
-    def check_rules(self, rules: tuple[Rule, ...], recs: dict[str, Recommendation]) -> None:
-        if len(rules) > MAX_RULES:
-            self.add("too_many_rules", f"{len(rules)} rules; one policy version may have at most {MAX_RULES}",
-                     ("rules",))
-        seen: dict[str, int] = {}
-        for i, rule in enumerate(rules):
-            if rule.id in seen:
-                self.add("duplicate_rule_id",
-                         f"rule id {rule.id!r} is already used by rules[{seen[rule.id]}]", ("rules", i, "id"))
-            seen.setdefault(rule.id, i)
-            self._check_rule_refs(i, rule, recs)
-            self._check_size(i, rule)
-        for rid, rec in recs.items():
-            for other in rec.conflicts_with:
-                if other not in recs:
-                    self.add("unknown_recommendation",
-                             f"unknown recommendation {other!r}{did_you_mean(other, recs)}",
-                             ("recommendations", rid, "conflicts_with"))
-        self._check_cycles(rules)
-        total = sum(min(path_count(r.when), MAX_PATHS_PER_RULE + 1) for r in rules)
+    def _check_rule(self, i: int, rule: dict[str, Any]) -> None:
+        path = ("rules", i)
+        if "when" in rule:
+            when = self.conditions[path + ("when",)] = self.condition(rule["when"], path + ("when",))
+            if self.ok(path + ("when",)):
+                self._check_size(path, when)
+        rationale = rule.get("rationale")
+        if isinstance(rationale, str) and self.ok(path + ("rationale",)):
+            try:
+                parse_template(rationale, self.params, self.facts)
+            except TemplateError as e:
+                self.problems += [self.loc.at_text(x.code, x.message, path + ("rationale",), x.placeholder)
+                                  for x in e.issues]
+
+    def _check_size(self, path: Path, when: Condition) -> None:
+        n = _expanded_leaves(when)
+        if n > MAX_LEAVES_PER_RULE:
+            self.add("too_many_conditions",
+                     f"{n} conditions after expanding lists; a rule may have at most {MAX_LEAVES_PER_RULE}",
+                     path + ("when",))
+            return
+        count = path_count(when)
+        if count > MAX_PATHS_PER_RULE:
+            self.add("too_complex",
+                     f"the conditions expand to at least {count} alternative cases (each `any` or `in` inside an "
+                     f"`all` multiplies them); at most {MAX_PATHS_PER_RULE}: split the rule", path + ("when",))
+
+    def _check_total(self) -> None:
+        whens = [c for p, c in self.conditions.items() if p[0] == "rules"]
+        total = sum(min(path_count(c), MAX_PATHS_PER_RULE + 1) for c in whens)
         if total > MAX_PATHS_PER_POLICY:
             self.add("too_complex", f"the rules expand to {total} alternative cases in all; one policy version "
                                     f"may have at most {MAX_PATHS_PER_POLICY}", ("rules",))
 
-    def _check_size(self, i: int, rule: Rule) -> None:
-        n = _expanded_leaves(rule.when)
-        if n > MAX_LEAVES_PER_RULE:
-            self.add("too_many_conditions",
-                     f"{n} conditions after expanding lists; a rule may have at most {MAX_LEAVES_PER_RULE}",
-                     ("rules", i, "when"))
-            return
-        count = path_count(rule.when)
-        if count > MAX_PATHS_PER_RULE:
-            self.add("too_complex",
-                     f"the conditions expand to at least {count} alternative cases (each `any` or `in` inside an "
-                     f"`all` multiplies them); at most {MAX_PATHS_PER_RULE}: split the rule",
-                     ("rules", i, "when"))
 
-    def _check_rule_refs(self, i: int, rule: Rule, recs: dict[str, Recommendation]) -> None:
-        for key, ids in (("then", rule.then), ("suppresses", rule.suppresses)):
-            for rid in ids:
-                if rid not in recs:
-                    self.add("unknown_recommendation",
-                             f"unknown recommendation {rid!r}{did_you_mean(rid, recs)}", ("rules", i, key))
-        for rid in set(rule.then) & set(rule.suppresses):
-            self.add("self_suppression", f"rule {rule.id} both gives and suppresses {rid!r}",
-                     ("rules", i, "suppresses"))
-        for name in PLACEHOLDER.findall(rule.rationale):
-            self._check_placeholder(name, ("rules", i, "rationale"))
-
-    def _check_placeholder(self, name: str, path: Path) -> None:
-        if name == "matched":
-            return
-        if name.startswith("param:"):
-            p = name[len("param:"):]
-            self.used_params.add(p)
-            if p not in self.params:
-                self.add("unknown_parameter", f"rationale quotes unknown parameter {p!r}{did_you_mean(p, self.params)}",
-                         path)
-        elif name not in self.facts:
-            self.add("unknown_fact", f"rationale quotes unknown fact {name!r}{did_you_mean(name, self.facts)}", path)
-
-    def _check_cycles(self, rules: tuple[Rule, ...]) -> None:
-        # Edge A -> B when rule A suppresses a recommendation that rule B gives.
-        givers: dict[str, list[str]] = {}
-        for r in rules:
-            for rid in r.then:
-                givers.setdefault(rid, []).append(r.id)
-        edges = {r.id: sorted({g for s in r.suppresses for g in givers.get(s, ()) if g != r.id}) for r in rules}
-        cycle = _find_cycle(edges)
-        if cycle:
-            index = {r.id: i for i, r in enumerate(rules)}
-            self.add("suppression_cycle", "suppression cycle: " + " -> ".join(cycle),
-                     ("rules", index[cycle[0]], "suppresses"))
-
-
-def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(n: str) -> list[str] | None:
-        state[n] = 1
-        stack.append(n)
-        for m in edges.get(n, ()):
-            if state.get(m) == 1:
-                return stack[stack.index(m):] + [m]
-            if m not in state and (found := visit(m)):
-                return found
-        stack.pop()
-        state[n] = 2
-        return None
-
-    for n in sorted(edges):
-        if n not in state and (found := visit(n)):
-            return found
-    return None
+def _numeric_text(v: Any) -> bool:
+    try:
+        return isinstance(v, str) and float(v) == float(v)
+    except ValueError:
+        return False
 
 
 def _expanded_leaves(cond: Condition) -> int:
@@ -252,9 +242,9 @@ def redaction_problems(policies: Iterable[Policy], redacted: Iterable[str]) -> l
     out = []
     for policy in policies:
         for i, rule in enumerate(policy.rules):
-            names = set(PLACEHOLDER.findall(rule.rationale))
-            quoted = hidden & names
-            if "matched" in names:
+            template = parse_template(rule.rationale, policy.parameters, fact_catalogue())
+            quoted = hidden & template.facts
+            if template.quotes_matched:
                 quoted |= hidden & {leaf.fact for leaf in leaves(rule.when)}
             for fact in sorted(quoted):
                 out.append(Problem(

@@ -2,18 +2,21 @@
 
 PyYAML keeps the last of two equal keys and will build arbitrary objects from
 tags; we compose the node graph with the safe loader, then build plain data
-ourselves so that duplicate keys, foreign tags and alias bombs are errors with
-a line and column instead of surprises.
+ourselves so that duplicate keys, foreign tags, alias bombs and text that is not
+Unicode are errors with a line and column instead of surprises. Syntax errors
+are explained in plain words by engine.policy.yaml_errors.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from engine.core.errors import Problem
+from engine.policy.yaml_errors import explain
 
 Path = tuple[Any, ...]
 
@@ -31,14 +34,23 @@ _SCALAR_TAGS = {
 }
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 @dataclass
 class Document:
-    """Plain data read from YAML plus the (line, column) of every path in it."""
+    """Plain data read from YAML plus where every path in it is written.
+
+    `positions` holds the (line, column) of each key (of each item, for lists);
+    `values` the line, column and character span of each value, so that a problem
+    with a value can point at the value and at a word inside it.
+    """
 
     data: Any
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    values: dict[Path, tuple[int, int, int, int]] = field(default_factory=dict)
+    text: str = ""
 
     def position(self, path: Path) -> tuple[int, int] | None:
         """Where `path` is, or its nearest ancestor when it does not exist."""
@@ -50,24 +62,44 @@ class Document:
                 return None
             p = p[:-1]
 
+    def value_position(self, path: Path) -> tuple[int, int] | None:
+        """Where the value at `path` starts (else where its key, or nearest ancestor, is)."""
+        found = self.values.get(tuple(path))
+        return found[:2] if found else self.position(path)
+
+    def find(self, path: Path, needle: str) -> tuple[int, int] | None:
+        """Where `needle` is written inside the value at `path` (else where the value starts)."""
+        span = self.values.get(tuple(path))
+        if span and self.text:
+            at = self.text.find(needle, span[2], span[3])
+            if at >= 0:
+                return offset_position(self.text, at)
+        return self.value_position(path)
+
+
+def offset_position(text: str, index: int) -> tuple[int, int]:
+    """(line, column), both from 1, of a character index in `text`."""
+    return text.count("\n", 0, index) + 1, index - text.rfind("\n", 0, index)
+
 
 class _Abort(Exception):
     pass
 
 
 class _Builder:
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, text: str) -> None:
         self.filename = filename
+        self.text = text
         self.problems: list[Problem] = []
         self.positions: dict[Path, tuple[int, int]] = {}
+        self.values: dict[Path, tuple[int, int, int, int]] = {}
         self.count = 0
         self._constructor = yaml.SafeLoader("")
 
-    def problem(self, code: str, message: str, node: yaml.Node, path: Path) -> None:
-        self.problems.append(
-            Problem(code, message, json_path(path), self.filename,
-                    node.start_mark.line + 1, node.start_mark.column + 1)
-        )
+    def problem(self, code: str, message: str, node: yaml.Node, path: Path,
+                where: tuple[int, int] | None = None) -> None:
+        line, col = where or (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.problems.append(Problem(code, message, json_path(path), self.filename, line, col))
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
@@ -77,7 +109,9 @@ class _Builder:
         if len(path) > MAX_DEPTH:
             self.problem("yaml_too_deep", f"nesting deeper than {MAX_DEPTH} levels", node, path)
             raise _Abort
-        self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        start, end = node.start_mark, node.end_mark
+        self.positions.setdefault(path, (start.line + 1, start.column + 1))
+        self.values.setdefault(path, (start.line + 1, start.column + 1, start.index, end.index))
         if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
@@ -96,7 +130,7 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problem("yaml_key", "mapping keys must be plain scalars", key_node, path)
                 continue
-            key = key_node.value
+            key = self._text(key_node, path + (_escaped(key_node.value),))
             if key in out:
                 line, col = self.positions[path + (key,)]
                 self.problem("duplicate_key",
@@ -110,12 +144,55 @@ class _Builder:
     def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
         tag = node.tag
         if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
-            return node.value
+            return self._text(node, path)
         try:
             return self._constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError) as e:
             self.problem("yaml_value", f"bad {tag.rsplit(':', 1)[-1]} value {node.value!r}: {e}", node, path)
             return None
+
+    def _text(self, node: yaml.ScalarNode, path: Path) -> str:
+        """The scalar's text; escaped surrogate pairs become their character, a lone half is refused (and kept
+        escaped, so that no later message or log line has to write it)."""
+        value: str = node.value
+        if not _SURROGATE.search(value):
+            return value
+        try:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            lone = _lone_surrogate(value)
+            message = (f"not valid Unicode: the text {_around(value, lone)} holds \\u{ord(value[lone]):04x}, half of a "
+                       "character (an unpaired surrogate) that cannot be stored or shown; write the character itself")
+            self.problem("invalid_unicode", message, node, path, self._escape_at(node))
+            return _escaped(value)
+
+    def _escape_at(self, node: yaml.Node) -> tuple[int, int] | None:
+        found = _SURROGATE_ESCAPE.search(self.text, node.start_mark.index, node.end_mark.index) if self.text else None
+        return offset_position(self.text, found.start()) if found else None
+
+
+def _lone_surrogate(value: str) -> int:
+    i = 0
+    while i < len(value):
+        if "\ud800" <= value[i] <= "\udbff" and i + 1 < len(value) and "\udc00" <= value[i + 1] <= "\udfff":
+            i += 2
+        elif "\ud800" <= value[i] <= "\udfff":
+            return i
+        else:
+            i += 1
+    return 0
+
+
+def _escaped(value: str) -> str:
+    """`value` with every lone surrogate written as its escape (`\\ud800`)."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _around(value: str, at: int) -> str:
+    """The text near character `at`, quoted with escapes (a rationale may be 2,000 characters)."""
+    start = max(0, at - 30)
+    shown = _escaped(value[start:at + 10])
+    return f"'{'...' if start else ''}{shown}{'...' if at + 10 < len(value) else ''}'"
 
 
 def json_path(path: Path) -> str:
@@ -132,23 +209,20 @@ def read_yaml(text: str | bytes, filename: str) -> tuple[Document | None, list[P
     if size > MAX_FILE_BYTES:
         msg = f"file is {size} bytes; the limit is {MAX_FILE_BYTES}"
         return None, [Problem("file_too_large", msg, "$", filename, 1, 1)]
+    source = text if isinstance(text, str) else text.decode("utf-8", "replace")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        msg = " ".join(x for x in (e.context, e.problem) if x) or str(e)
-        return None, [Problem("yaml_syntax", msg, "$", filename, line, col)]
     except yaml.YAMLError as e:
-        return None, [Problem("yaml_syntax", str(e), "$", filename, 1, 1)]
+        code, message, line, col = explain(e, source)
+        return None, [Problem(code, message, "$", filename, line, col)]
     except RecursionError:
         # PyYAML composes nested nodes recursively: a few hundred `[` exhaust the stack.
         return None, [Problem("yaml_too_deep", f"nesting deeper than {MAX_DEPTH} levels", "$", filename, 1, 1)]
     if node is None:
         return None, [Problem("empty_file", "the file is empty", "$", filename, 1, 1)]
-    builder = _Builder(filename)
+    builder = _Builder(filename, text if isinstance(text, str) else "")
     try:
         data = builder.build(node, ())
     except _Abort:
         return None, builder.problems
-    return Document(data, builder.positions), builder.problems
+    return Document(data, builder.positions, builder.values, builder.text), builder.problems

@@ -52,6 +52,7 @@ def test_reload_refuses_a_new_version_that_would_leak(tmp_path):
     rules = _copy_rules(tmp_path)
     current = PolicySet.build(load_rules([rules]), isolate=False)
     text = DEFAULT.read_text().replace("version: 1.0.0", "version: 1.1.0", 1).replace(
+        'effective_from: "2026-01-01"', 'effective_from: "2026-01-02"', 1).replace(
         "  - version: 1.0.0\n", "  - version: 1.1.0\n", 1).replace(
         "A makeup session was requested after the partner's absence.",
         "A makeup session was requested ({session.scheduled_start}).")

@@ -173,11 +173,11 @@ LEAVES_64 = [{"fact": "history.consecutive_joint_sessions_missed", "op": "eq", "
 
 @pytest.mark.parametrize(("when", "message"), [
     ({"fact": "attendance.absence_reason", "op": "in", "value": [f"r{i}" for i in range(600)]},
-     "schema: the list is too long: 600 items, at most 64 allowed (at $.rules[0].when.value)"),
+     "schema: rule R-001: the list is too long: 600 items, at most 64 allowed (at $.rules[0].when.value)"),
     ({"any": [{"fact": "history.consecutive_joint_sessions_missed", "op": "eq", "value": i} for i in range(600)]},
-     "schema: the list is too long: 600 items, at most 64 allowed (at $.rules[0].when.any)"),
+     "schema: rule R-001: the list is too long: 600 items, at most 64 allowed (at $.rules[0].when.any)"),
     ({"any": [{"any": LEAVES_64}] * 10},
-     "too_many_conditions: 640 conditions after expanding lists; a rule may have at most 128"),
+     "too_many_conditions: rule R-001: 640 conditions after expanding lists; a rule may have at most 128"),
 ])
 def test_c5_a_freezing_fan_out_is_refused_before_serving(tmp_path: Path, when: dict[str, Any], message: str) -> None:
     assert message in _serve_refuses(tmp_path, minimal_policy(rules=[{"id": "R-001", **RULE, "when": when}]))

@@ -99,13 +99,14 @@ def test_d9_a_policy_with_100000_rules_is_refused_with_one_short_headline() -> N
 
 @pytest.mark.parametrize(("when", "message", "path"), [
     ({"fact": "attendance.absence_reason", "op": "equals", "value": "work"},
-     "'equals' is not one of ['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in', 'not_in']", "$.rules[0].when.op"),
+     "rule R-001: 'equals' is not one of: eq, ne, lt, lte, gt, gte, in, not_in", "$.rules[0].when.op"),
     ({"fact": "attendance.absence_reason", "op": "in", "value": ["work"] * 600},
-     "the list is too long: 600 items, at most 64 allowed", "$.rules[0].when.value"),
-    ({"all": []}, "the list is too short: 0 items, at least 1 allowed", "$.rules[0].when.all"),
+     "rule R-001: the list is too long: 600 items, at most 64 allowed", "$.rules[0].when.value"),
+    ({"all": []}, "rule R-001: the list is too short: 0 items, at least 1 allowed", "$.rules[0].when.all"),
     ({"any": [{"all": [{"not": {"fact": "Bad", "op": "eq", "value": 1}}]}]},
-     "'Bad' does not match '^[a-z_]+(\\\\.[a-z_]+)+$'", "$.rules[0].when.any[0].all[0].not.fact"),
-    ({"fact": "attendance.absence_reason", "value": "work"}, "'op' is a required property", "$.rules[0].when"),
+     "rule R-001: 'Bad' is not a fact: write section.name in lowercase, e.g. attendance.partners_present",
+     "$.rules[0].when.any[0].all[0].not.fact"),
+    ({"fact": "attendance.absence_reason", "value": "work"}, "rule R-001: `op` is missing", "$.rules[0].when"),
 ])
 def test_d10_a_broken_condition_is_named_for_what_is_wrong(when: dict[str, Any], message: str, path: str) -> None:
     """D10: every schema error inside a condition was reported as "unknown key 'fact'" (or 'all')."""
