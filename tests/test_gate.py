@@ -123,3 +123,14 @@ def test_a_rule_that_could_fire_only_on_the_engines_state_fact_never_reaches_the
     write_policy(tmp_path, data)
     report = admit([tmp_path], isolate=False)
     assert [p.code for p in report.problems] == ["unreachable_rule"] and not report.admitted()
+
+
+def test_a_higher_version_that_does_not_take_effect_later_is_refused_and_the_other_serves(tmp_path):
+    write_policy(tmp_path, minimal_policy())
+    later = minimal_policy(version="1.1.0", changelog=[{"version": "1.1.0", "changes": "copied"}])
+    write_policy(tmp_path, later, version="1.1.0")  # same effective_from as 1.0.0
+    report = admit([tmp_path], isolate=False)
+    assert [p.code for p in report.problems] == ["effective_from_order"]
+    assert report.problems[0].file.endswith("1.1.0.yaml")
+    assert [v.policy.key for v in report.admitted()] == ["demo@1.0.0"]
+    report.close()

@@ -45,11 +45,12 @@ def policy_lifecycle(lifecycle: Lifecycle, policy_id: str) -> dict[str, Any]:
         scheduled = None
     pin = lifecycle.pins.get(policy_id)
     pinned = next((p for p in current.versions(policy_id) if pin and p.version == pin.version), None)
-    held = scheduled is not None and pinned is not None and scheduled.version_tuple > pinned.version_tuple
+    held_back = None
+    if scheduled is not None and pinned is not None and scheduled.version_tuple > pinned.version_tuple:
+        held_back = (f"the pin to {pinned.version} holds back {scheduled.version}, in effect since "
+                     f"{scheduled.effective_from}: unpin when the new version may serve")
     return {"id": policy_id, "active_version": active, "scheduled_version": scheduled.version if scheduled else None,
-            "pin": pin.to_dict() if pin else None,
-            "held_back": (f"the pin to {pinned.version} holds back {scheduled.version}, in effect since "
-                          f"{scheduled.effective_from}: unpin when the new version may serve") if held else None}
+            "pin": pin.to_dict() if pin else None, "held_back": held_back}
 
 
 @bp.get("/v1/status")

@@ -5,7 +5,7 @@ reload and a worker adopting another worker's set all ask this module, so a
 version refused anywhere is refused everywhere. A version is admitted when
 
 1. its file loads (safe YAML, JSON Schema, semantic checks: engine.policy.loader);
-2. no other file defines the same version;
+2. no other file defines the same version, and a higher version takes effect later;
 3. it writes no redacted fact into the decision log (the service's `redact`);
 4. its folder's release lock holds (engine.policy.lock);
 5. it compiles, first in a child process with a timeout (C5), then here;
@@ -28,7 +28,7 @@ from engine.analysis.lint import lint_policy
 from engine.analysis.space import build_space
 from engine.compile.ruleset import COMPILE_TIMEOUT_S, CompiledPolicy, compile_policy
 from engine.core.errors import PolicyError, PolicyLoadError, Problem
-from engine.policy.loader import load_policy, policy_files
+from engine.policy.loader import load_policy, policy_files, version_problems
 from engine.policy.lock import check_locks
 from engine.policy.model import Policy
 from engine.policy.semantics import redaction_problems
@@ -129,13 +129,7 @@ def judge(policies: list[Policy], load_problems: Iterable[Problem] = (), *, reda
 
 def _set_problems(policies: list[Policy], redact: Iterable[str], locks: bool) -> list[Problem]:
     """Problems that need more than one file (or the service's settings) to see."""
-    out: list[Problem] = []
-    seen: dict[str, Policy] = {}
-    for p in policies:
-        if p.key in seen:
-            out.append(Problem("duplicate_version", f"{p.key} is also defined in {seen[p.key].file}",
-                               "$.version", p.file, 1, 1))
-        seen.setdefault(p.key, p)
+    out = version_problems(policies)  # a version defined twice; dates out of version order
     out += redaction_problems(policies, redact)
     if locks:
         out += check_locks(policies)
