@@ -15,6 +15,7 @@ FULL = [
     ["memory.py"],
     ["peers.py"],
     ["tooling.py"],
+    ["gate_cost.py"],
 ]
 SMOKE = [
     ["engine_overhead.py", "--n", "200"],
@@ -23,6 +24,7 @@ SMOKE = [
     ["memory.py", "--n", "400"],
     ["peers.py", "--n", "200"],
     ["tooling.py", "--repeat", "1"],
+    ["gate_cost.py", "--repeat", "1", "--smoke"],
 ]
 
 

@@ -134,3 +134,13 @@ def test_a_higher_version_that_does_not_take_effect_later_is_refused_and_the_oth
     assert report.problems[0].file.endswith("1.1.0.yaml")
     assert [v.policy.key for v in report.admitted()] == ["demo@1.0.0"]
     report.close()
+
+
+@pytest.mark.parametrize("value", [1, "couples", True])
+def test_in_with_a_single_value_is_a_clear_error_not_a_traceback(tmp_path, capsys, value):
+    data = minimal_policy()
+    data["rules"][0]["when"] = {"fact": "attendance.partners_present", "op": "in", "value": value}
+    write_policy(tmp_path, data)
+    assert main(["validate", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "operator 'in' needs a list of values" in err and "Traceback" not in err

@@ -32,8 +32,11 @@ def repo(tmp_path):
 
 def new_version(folder: Path, version: str) -> Path:
     text = (folder / "1.1.0.yaml").read_text(encoding="utf-8")
+    _, minor, patch = (int(x) for x in version.split("."))  # 1.N.P takes effect on day 1 + 14P of month N + 1:
+    month, day = 1 + minor, 1 + 14 * patch  # each version after the one before it, as the gate requires
     text = text.replace("version: 1.1.0\n", f"version: {version}\n").replace(
-        "changelog:\n", f"changelog:\n  - {{version: {version}, changes: Next.}}\n")
+        "changelog:\n", f"changelog:\n  - {{version: {version}, changes: Next.}}\n").replace(
+        'effective_from: "2026-02-01"', f'effective_from: "2026-{month:02d}-{day:02d}"')
     path = folder / f"{version}.yaml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -32,7 +32,9 @@ class TooManyPaths(PolicyError):
 def _paths(cond: Condition, cap: int) -> list[Path]:
     if isinstance(cond, Leaf):
         if cond.op == "in":
-            return [(Leaf(cond.fact, "eq", v, cond.param, None, cond.path, cond.line),) for v in cond.value]
+            # A value that is not a list is the semantic checks' error to report; expansion must not crash on it.
+            values = cond.value if isinstance(cond.value, list | tuple) else [cond.value]
+            return [(Leaf(cond.fact, "eq", v, cond.param, None, cond.path, cond.line),) for v in values]
         return [(cond,)]
     if isinstance(cond, AnyOf):
         out = [p for c in cond.items for p in _paths(c, cap)]

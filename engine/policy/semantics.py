@@ -16,7 +16,7 @@ from engine.core.suggest import did_you_mean
 from engine.facts.prepare import FactSpec, fact_catalogue
 from engine.policy.locate import Locator, get
 from engine.policy.model import OPS, All, AnyOf, Condition, Leaf, Not, Policy, leaves
-from engine.policy.paths import MAX_PATHS_PER_RULE, path_count
+from engine.policy.paths import MAX_PATHS_PER_RULE, path_count, paths
 from engine.policy.references import check_references
 from engine.policy.template import PLACEHOLDER, TemplateError, parse_template
 from engine.policy.yaml_source import Document, Path, json_path
@@ -27,6 +27,10 @@ MAX_DEPTH = 12
 MAX_LEAVES_PER_RULE = 128  # after `in` expansion; durable_rules freezes past ~511 children (C5)
 MAX_RULES = 250  # the schema's maxItems too
 MAX_PATHS_PER_POLICY = 1200  # 20 durable rulesets of 60 paths: bounded memory and per-decision cost
+# Comparisons the engine holds for one version (each path's conditions, summed): what compiling and
+# linting cost grows with. At this cap the largest accepted version passes the gate in under 2 s on a
+# 2-core machine (bench/gate_cost.py).
+MAX_TERMS_PER_POLICY = 2_000
 _NUMERIC_OPS = {"lt", "lte", "gt", "gte"}
 _LIST_OPS = {"in", "not_in"}
 
@@ -198,6 +202,13 @@ class SemanticChecker:
         if total > MAX_PATHS_PER_POLICY:
             self.add("too_complex", f"the rules expand to {total} alternative cases in all; one policy version "
                                     f"may have at most {MAX_PATHS_PER_POLICY}", ("rules",))
+            return
+        fit = [c for c in whens if path_count(c) <= MAX_PATHS_PER_RULE]  # the others are refused already
+        terms = sum(len(alternative) for c in fit for alternative in paths(c))
+        if terms > MAX_TERMS_PER_POLICY:
+            self.add("too_complex", f"the rules hold {terms:,} comparisons in all once each `any` and `in` is "
+                                    f"expanded; one policy version may hold at most {MAX_TERMS_PER_POLICY:,}: "
+                                    "split the policy, or simplify its longest rules", ("rules",))
 
 
 def _numeric_text(v: Any) -> bool:

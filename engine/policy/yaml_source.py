@@ -203,6 +203,23 @@ def json_path(path: Path) -> str:
     return out
 
 
+# libyaml (PyYAML's C parser) composes several times faster. It recurses in C on flow nesting, so a text
+# with many brackets is left to the Python parser, whose recursion limit turns a bomb into yaml_too_deep;
+# it accepts tabs where the Python parser does not, so a text with a tab is left to the Python parser too.
+_C_LOADER = getattr(yaml, "CSafeLoader", None)
+_C_MAX_BRACKETS = 2000
+
+
+def _compose(text: str | bytes, source: str) -> yaml.Node | None:
+    """The node graph; a syntax error is always reported by the Python parser (one wording for every error)."""
+    if _C_LOADER is not None and "\t" not in source and source.count("[") + source.count("{") < _C_MAX_BRACKETS:
+        try:
+            return yaml.compose(text, Loader=_C_LOADER)  # type: ignore[no-any-return]
+        except (yaml.YAMLError, UnicodeError):
+            pass  # parse again below, for the message and its position (a lone surrogate is a UnicodeError)
+    return yaml.compose(text, Loader=yaml.SafeLoader)  # type: ignore[no-any-return]
+
+
 def read_yaml(text: str | bytes, filename: str) -> tuple[Document | None, list[Problem]]:
     """Parse YAML safely; return the document (None on fatal errors) and the problems."""
     size = len(text)
@@ -211,7 +228,7 @@ def read_yaml(text: str | bytes, filename: str) -> tuple[Document | None, list[P
         return None, [Problem("file_too_large", msg, "$", filename, 1, 1)]
     source = text if isinstance(text, str) else text.decode("utf-8", "replace")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text, source)
     except yaml.YAMLError as e:
         code, message, line, col = explain(e, source)
         return None, [Problem(code, message, "$", filename, line, col)]
