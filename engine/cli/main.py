@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 __all__ = ["COMMAND_GROUP", "build_parser", "main"]
 
 COMMAND_GROUP = "attendance_policy.commands"
-_ORDER = ("policy", "ci", "service")  # how --help lists them; any other group member follows, by name
+_ORDER = ("policy", "authoring", "ci", "service")  # how --help lists them; any other group member follows, by name
 
 
 def build_parser() -> argparse.ArgumentParser:
