@@ -31,11 +31,10 @@ from api.log.store import DecisionStore, Pin
 from engine.core.errors import NoActiveVersionError, PolicyError, Problem, StoreError
 from engine.core.timefmt import from_epoch
 from engine.policy.loader import load_rules
-from engine.policy.model import Policy
 from engine.runtime.engine import Engine
 from engine.runtime.live import LivePolicies
 from engine.runtime.registry import PolicySet
-from engine.runtime.reload import DiskState, ReloadPlan, fingerprint, load_sources, prepare, scan
+from engine.runtime.reload import DiskState, FileMoving, ReloadPlan, fingerprint, load_sources, prepare, scan
 
 __all__ = ["Lifecycle"]
 
@@ -67,6 +66,7 @@ class Lifecycle:
         self._settling: DiskState | None = None  # what the last poll saw change, until it holds still
         self._executor: ThreadPoolExecutor | None = None
         self._executor_pid = -1
+        self._executor_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._pins_lock = threading.Lock()
         self._publish_lock = threading.Lock()
@@ -137,7 +137,7 @@ class Lifecycle:
                 return self._record(self._outcome("unchanged", trigger, started))
             try:
                 policies = load_rules(list(self.settings.rules))
-                _same_bytes(policies, disk)
+                disk.refuse_moved(policies)
                 plan = prepare(self.live.current, policies, today=self.today(),
                                compile_timeout=self.settings.compile_timeout_ms / 1000, redact=self.settings.redact)
             except FileMoving as e:
@@ -153,7 +153,7 @@ class Lifecycle:
 
     def reload_soon(self, trigger: Trigger) -> Future[ReloadOutcome | None]:
         """A forced reload in this worker's reload thread: compiling never runs on a request's thread."""
-        with self._publish_lock:
+        with self._executor_lock:
             if self._executor is None or self._executor_pid != os.getpid():  # never a thread from before a fork
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-reload")
                 self._executor_pid = os.getpid()
@@ -298,19 +298,6 @@ class Lifecycle:
                 log.warning("cannot publish the worker's policy state: %s", e)
 
 
-class FileMoving(PolicyError):
-    """A rules file changed between the moment it was hashed and the moment it was read."""
-
-    code, title = "file_changed_while_reading", "Policy file changed while it was read"
-
-
-def _same_bytes(policies: list[Policy], disk: DiskState) -> None:
-    """Every loaded version is the file the scan hashed (not half of it, not a later write)."""
-    moving = [p.file for p in policies if p.file in disk.files and disk.files[p.file][2] != p.sha256]
-    if moving:
-        why = ("changed while it was being read; it is used once it holds still (write a new version under "
-               "a temporary name, then rename it into place)")
-        raise FileMoving(f"{moving[0]} {why}", problems=[Problem(FileMoving.code, why, "", f) for f in moving])
 
 
 class _PinLost(Exception):

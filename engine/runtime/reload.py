@@ -27,7 +27,7 @@ from engine.policy.model import Policy
 from engine.runtime.gate import judge
 from engine.runtime.registry import PolicySet
 
-__all__ = ["DiskState", "ReloadError", "ReloadPlan", "fingerprint", "load_sources", "prepare", "scan"]
+__all__ = ["DiskState", "FileMoving", "ReloadError", "ReloadPlan", "fingerprint", "load_sources", "prepare", "scan"]
 
 _RECENT_NS = 2_000_000_000  # a file modified this recently is re-hashed even if its mtime and size match
 
@@ -41,6 +41,12 @@ class ReloadError(PolicyError):
         n = len(problems)
         super().__init__(f"reload refused ({n} problem{'s' if n != 1 else ''}); the policies in service are "
                          "unchanged: " + "; ".join(p.format() for p in problems[:5]), problems=problems)
+
+
+class FileMoving(PolicyError):
+    """A rules file changed between the moment it was hashed and the moment it was read."""
+
+    code, title = "file_changed_while_reading", "Policy file changed while it was read"
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,14 @@ class DiskState:
     def identical(self, other: DiskState | None) -> bool:
         """Same files with the same size, mtime and sha256: nothing moved in between."""
         return other is not None and dict(self.files) == dict(other.files)
+
+    def refuse_moved(self, policies: Iterable[Policy]) -> None:
+        """FileMoving unless every loaded version is the file this scan hashed (not half of it, not a later write)."""
+        moving = [p.file for p in policies if p.file in self.files and self.files[p.file][2] != p.sha256]
+        if moving:
+            why = ("changed while it was being read; it is used once it holds still (write a new version under "
+                   "a temporary name, then rename it into place)")
+            raise FileMoving(f"{moving[0]} {why}", problems=[Problem(FileMoving.code, why, "", f) for f in moving])
 
 
 def watched_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:

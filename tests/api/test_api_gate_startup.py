@@ -10,11 +10,10 @@ import pytest
 from flask import Flask
 
 from api.app import create_app
-from api.lifecycle.manager import FileMoving, _same_bytes
 from api.state import state_of
 from engine.core.errors import PolicyLoadError
 from engine.policy.loader import load_rules
-from engine.runtime.reload import scan
+from engine.runtime.reload import FileMoving, scan
 from support.lifecycle import activate, status, version_text, write_version
 from support.policies import DEFAULT_POLICY
 from support.service import KEYS, TOKENS, facts
@@ -105,7 +104,7 @@ def test_a_file_that_changes_while_it_is_read_is_not_used(tmp_path):
     disk = scan([tmp_path / "rules"])
     (folder / "1.0.0.yaml").write_text(DEFAULT_POLICY.read_text() + "# a later write\n")
     with pytest.raises(FileMoving) as info:
-        _same_bytes(load_rules([tmp_path / "rules"]), disk)
+        disk.refuse_moved(load_rules([tmp_path / "rules"]))
     assert info.value.problems[0].file.endswith("1.0.0.yaml")
     assert "rename it into place" in info.value.problems[0].message
 
