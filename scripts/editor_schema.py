@@ -10,11 +10,11 @@ Run --write after changing the facts schema (a new fact, a new allowed value).
 
 from __future__ import annotations
 
-import argparse
-import difflib
 import json
 import sys
 from pathlib import Path
+
+from generated import run
 
 from engine.policy.editor_schema import EDITOR_KEY, editor_defs, render_editor_defs
 
@@ -37,27 +37,10 @@ def rendered(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="exit 1 if the schema's generated part is out of date")
-    mode.add_argument("--write", action="store_true", help="replace the schema's generated part")
-    parser.add_argument("--schema", type=Path, default=SCHEMA, help=f"the policy schema (default {SCHEMA.name})")
-    args = parser.parse_args(argv)
-    if not (args.check or args.write):
-        print(render_editor_defs())
-        return 0
-    text = args.schema.read_text(encoding="utf-8")
-    new = rendered(text)
-    if args.write:
-        args.schema.write_text(new, encoding="utf-8")
-        return 0
-    if new == text:
-        return 0
-    sys.stdout.writelines(difflib.unified_diff(text.splitlines(keepends=True), new.splitlines(keepends=True),
-                                               f"{args.schema} (written)", "session-facts.schema.json (generated)"))
-    print(f"{args.schema}: the editor schema ($defs.{EDITOR_KEY}) is out of date with the facts schema; "
-          f"regenerate it with `{REGENERATE}`")
-    return 1
+    return run(argv, doc=__doc__ or "", target=SCHEMA, option="schema", preview=lambda: render_editor_defs() + "\n",
+               rebuild=rendered, labels=("written", "session-facts.schema.json (generated)"),
+               stale=f"the editor schema ($defs.{EDITOR_KEY}) is out of date with the facts schema; "
+                     f"regenerate it with `{REGENERATE}`")
 
 
 if __name__ == "__main__":

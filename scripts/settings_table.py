@@ -8,10 +8,10 @@
 
 from __future__ import annotations
 
-import argparse
-import difflib
 import sys
 from pathlib import Path
+
+from generated import run
 
 from api.config.settings import markdown_table
 
@@ -30,27 +30,14 @@ def split(text: str) -> tuple[str, str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="exit 1 if the docs' table differs from the rendered one")
-    mode.add_argument("--write", action="store_true", help="replace the docs' table with the rendered one")
-    parser.add_argument("--docs", type=Path, default=DOCS, help=f"the Markdown file (default {DOCS.name})")
-    args = parser.parse_args(argv)
-    rendered = markdown_table()
-    if not (args.check or args.write):
-        print(rendered, end="")
-        return 0
-    head, documented, tail = split(args.docs.read_text(encoding="utf-8"))
-    if args.write:
-        args.docs.write_text(head + rendered + tail, encoding="utf-8")
-        return 0
-    if documented == rendered:
-        return 0
-    sys.stdout.writelines(difflib.unified_diff(documented.splitlines(keepends=True), rendered.splitlines(keepends=True),
-                                               f"{args.docs} (documented)", "api.config.settings (declared)"))
-    print(f"{args.docs}: the settings table differs from the settings declared in api/config/settings.py; "
-          f"regenerate it with `{REGENERATE}`")
-    return 1
+    def rebuild(text: str) -> str:
+        head, _, tail = split(text)
+        return head + markdown_table() + tail
+
+    return run(argv, doc=__doc__ or "", target=DOCS, option="docs", preview=markdown_table, rebuild=rebuild,
+               labels=("documented", "api.config.settings (declared)"),
+               stale="the settings table differs from the settings declared in api/config/settings.py; "
+                     f"regenerate it with `{REGENERATE}`")
 
 
 if __name__ == "__main__":
