@@ -10,10 +10,10 @@ from engine.ci.scenarios import Scenario, load_scenarios, scenario_files
 from engine.core.errors import PolicyLoadError, Problem, UnknownPolicyError, UnknownPolicyVersionError
 from engine.core.suggest import closest, did_you_mean
 from engine.facts.prepare import fact_catalogue
-from engine.policy.loader import load_policy, load_rules, policy_files
+from engine.policy.loader import load_policy, policy_files
 from engine.policy.model import Policy
 
-__all__ = ["policy_sources", "load_policies", "load_all_scenarios", "plan_runs", "resolve_ref", "diff_cases"]
+__all__ = ["policy_sources", "load_all_scenarios", "plan_runs", "resolve_ref", "diff_cases"]
 
 
 def policy_sources(paths: list[str]) -> list[Path]:
@@ -23,11 +23,6 @@ def policy_sources(paths: list[str]) -> list[Path]:
         out.append(p if p.is_dir() else p.parent.parent if p.parent.name == "tests" else p.parent)
     return out
 
-
-def load_policies(sources: list[Path] | list[str]) -> list[Policy]:
-    """Every policy version under the sources, each file once."""
-    files = list({f.resolve(): f for f in policy_files(sources)}.values())
-    return load_rules(files)
 
 
 def load_all_scenarios(files: list[Path]) -> list[Scenario]:

@@ -51,15 +51,22 @@ def policy_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return out
 
 
-def load_rules(paths: Iterable[str | os.PathLike[str]]) -> list[Policy]:
-    """Load every policy version under the given files/directories; all problems at once."""
+def load_each(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Policy], list[Problem]]:
+    """Every version file under the given files/directories, each loaded on its own (a file named twice is one
+    file): the versions that loaded, and every problem of those that did not."""
     policies: list[Policy] = []
     problems: list[Problem] = []
-    for f in policy_files(paths):
+    for f in {f.resolve(): f for f in policy_files(paths)}.values():
         try:
             policies.append(load_policy(f))
         except PolicyLoadError as e:
             problems.extend(e.problems)
+    return policies, problems
+
+
+def load_rules(paths: Iterable[str | os.PathLike[str]]) -> list[Policy]:
+    """Load every policy version under the given files/directories; all problems at once."""
+    policies, problems = load_each(paths)
     problems += version_problems(policies)
     if problems:
         raise PolicyLoadError(problems)

@@ -27,8 +27,8 @@ from engine.analysis.findings import Finding, LintReport, sort_findings
 from engine.analysis.lint import lint_policy
 from engine.analysis.space import build_space
 from engine.compile.ruleset import COMPILE_TIMEOUT_S, CompiledPolicy, compile_policy
-from engine.core.errors import PolicyError, PolicyLoadError, Problem
-from engine.policy.loader import load_policy, policy_files, version_problems
+from engine.core.errors import PolicyError, Problem
+from engine.policy.loader import load_each, version_problems
 from engine.policy.lock import check_locks
 from engine.policy.model import Policy
 from engine.policy.semantics import redaction_problems
@@ -92,13 +92,7 @@ def admit(paths: Iterable[str | os.PathLike[str]], *, redact: Iterable[str] = ()
           lint: bool = True, isolate: bool = True, compile_timeout: float = COMPILE_TIMEOUT_S,
           reuse: Mapping[str, CompiledPolicy] | None = None) -> GateReport:
     """Judge every version file under `paths`: a broken file refuses its own version, never the others."""
-    policies: list[Policy] = []
-    problems: list[Problem] = []
-    for f in {f.resolve(): f for f in policy_files(paths)}.values():  # a file named twice is one file
-        try:
-            policies.append(load_policy(f))
-        except PolicyLoadError as e:
-            problems += e.problems
+    policies, problems = load_each(paths)
     report = judge(policies, problems, redact=redact, locks=locks, lint=lint, isolate=isolate,
                    compile_timeout=compile_timeout, reuse=reuse)
     report.unloadable = sorted(problems, key=_where)
