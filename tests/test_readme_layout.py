@@ -25,3 +25,11 @@ def test_every_package_is_in_the_layout_table():
 def test_every_path_in_the_layout_table_exists():
     named = {p.split("<", 1)[0] for p in _table_paths()}
     assert named and all((ROOT / p).exists() for p in named), sorted(p for p in named if not (ROOT / p).exists())
+
+
+def test_ci_runs_the_readmes_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)\n```", readme, re.S)
+    test_command = next(b for b in blocks if "pytest" in b)
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert test_command.strip() in ci_lines
