@@ -174,3 +174,29 @@ def register(sub: Any) -> None:
     _serve_parser(sub)
     _keys_parser(sub)
     _replay_parser(sub)
+
+
+def read_pins(database: str | None) -> dict[str, Any]:
+    """The admin pins in a decision log (`validate`'s pin source): `database`, else the configured log.
+
+    Read only: a log that does not exist yet has no pins, and nothing is created or migrated."""
+    from api.log.sqlite import SQLiteStore
+    from engine.runtime.pins import PinnedTo
+
+    if database is None:
+        try:
+            database = load_settings(None).database
+        except ConfigError:  # no usable service configuration here: no configured log to read
+            return {}
+    if not Path(database).is_file():
+        return {}
+    from engine.core.errors import StoreError
+
+    store = SQLiteStore(database)
+    try:
+        _, pins = store.pins()
+    except StoreError as e:
+        raise StoreError(f"{database}: {e.message}") from e
+    finally:
+        store.close()
+    return {pid: PinnedTo(p.version, p.pinned_by, p.pinned_at) for pid, p in pins.items()}

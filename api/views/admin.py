@@ -17,6 +17,7 @@ from api.lifecycle.manager import Lifecycle
 from api.lifecycle.states import WorkerState
 from api.state import state
 from engine.core.errors import NoActiveVersionError, StoreError
+from engine.runtime.pins import held_back
 from engine.runtime.reload import ReloadError
 
 bp = Blueprint("lifecycle", __name__)
@@ -44,13 +45,10 @@ def policy_lifecycle(lifecycle: Lifecycle, policy_id: str) -> dict[str, Any]:
     except NoActiveVersionError:
         scheduled = None
     pin = lifecycle.pins.get(policy_id)
-    pinned = next((p for p in current.versions(policy_id) if pin and p.version == pin.version), None)
-    held_back = None
-    if scheduled is not None and pinned is not None and scheduled.version_tuple > pinned.version_tuple:
-        held_back = (f"the pin to {pinned.version} holds back {scheduled.version}, in effect since "
-                     f"{scheduled.effective_from}: unpin when the new version may serve")
+    found = held_back(current.versions(policy_id), pin.version if pin else None, lifecycle.today())
+    held = found.message() if found else None
     return {"id": policy_id, "active_version": active, "scheduled_version": scheduled.version if scheduled else None,
-            "pin": pin.to_dict() if pin else None, "held_back": held_back}
+            "pin": pin.to_dict() if pin else None, "held_back": held}
 
 
 @bp.get("/v1/status")

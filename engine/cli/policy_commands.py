@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import json
 import os
 import sys
@@ -11,8 +12,10 @@ from typing import Any
 from engine.core.errors import FactsError, PolicyError, PolicyLoadError, Problem, print_problems
 from engine.facts.strict_json import MAX_FACTS_BYTES, loads_strict
 from engine.policy.loader import default_rules_dir, policy_files
+from engine.policy.model import Policy
 from engine.runtime.engine import load_engine
-from engine.runtime.gate import admit
+from engine.runtime.gate import GateReport, admit
+from engine.runtime.pins import held_back, pin_sources
 
 __all__ = ["register"]
 
@@ -34,7 +37,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     print(f"ok: {n} policy version{'s' if n != 1 else ''} valid "
           f"({', '.join(v.policy.key for v in report.verdicts)}) in {len(policy_files(paths))} file(s)")
+    for line in _pin_warnings(report, args.database):
+        print(line, file=sys.stderr)
     return 0
+
+
+def _pin_warnings(report: GateReport, database: str | None) -> list[str]:
+    """A warning per admin pin (in the service's decision log) that holds back a version whose date has come.
+
+    A pin is an operator's deliberate choice, so it warns and does not fail validation."""
+    today = _dt.datetime.now(_dt.UTC).date()
+    by_policy: dict[str, list[Policy]] = {}
+    for verdict in report.verdicts:
+        by_policy.setdefault(verdict.policy.id, []).append(verdict.policy)
+    lines = []
+    for name, read in pin_sources():
+        try:
+            pins = read(database)
+        except PolicyError as e:
+            lines.append(f"warning: the pins cannot be read ({name}): {e.message}")
+            continue
+        for policy_id, pin in sorted(pins.items()):
+            found = held_back(by_policy.get(policy_id, []), pin.version, today)
+            if found is not None:
+                lines.append(f"warning: {policy_id}: {found.message()} "
+                             f"(pinned by {pin.pinned_by} at {pin.pinned_at}; {name})")
+    return lines
 
 
 def _read_facts(source: str) -> Any:
@@ -82,6 +110,9 @@ _EPILOG_VALIDATE = """example:
   attendance-policy validate rules/
   attendance-policy validate rules/couples-attendance/1.1.0.yaml
 
+A pin in the decision log that holds back a version whose effective_from has
+come is printed as a warning (exit status unchanged).
+
 exit status: 0 valid, 1 invalid (every problem as file:line:col: code: message)"""
 
 _EPILOG_EVAL = """example:
@@ -98,6 +129,9 @@ def register(sub: Any) -> None:
                                    "references, suppression cycles, and that the engine compiles them.",
                        epilog=_EPILOG_VALIDATE, formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("paths", nargs="*", metavar="PATH", help="policy files or rules directories (default: ./rules)")
+    v.add_argument("--database", metavar="PATH",
+                   help="the decision log whose admin pins to check (default: the service's configured log, "
+                        "if it exists); a pin holding back a version whose date has come is a warning")
     v.set_defaults(func=cmd_validate)
     e = sub.add_parser("eval", help="decide one set of session facts",
                        description="Evaluate session facts (JSON) and print the decision as JSON.",

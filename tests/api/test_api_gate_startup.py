@@ -119,3 +119,41 @@ def test_status_shows_a_pin_that_holds_back_a_version_whose_date_has_come(make, 
                     "may serve")
     activate(client, None)
     assert status(client)["policies"][0]["held_back"] is None
+
+
+def test_validate_warns_of_a_pin_in_the_decision_log_that_holds_back_a_version(make, rules, capsys):
+    from engine.cli.main import main
+
+    write_version(rules, "1.1.0", "2026-02-01")  # its date has come, by the test clock and by today's
+    app = make()
+    database = state_of(app).settings.database
+    assert main(["validate", str(rules), "--database", database]) == 0
+    assert "holds back" not in capsys.readouterr().err  # no pin yet
+    activate(app.test_client(), "1.0.0")
+    assert main(["validate", str(rules), "--database", database]) == 0  # a pin is deliberate: a warning
+    err = capsys.readouterr().err
+    assert err.startswith("warning: couples-attendance: the pin to 1.0.0 holds back 1.1.0, in effect since "
+                          "2026-02-01: unpin when the new version may serve (pinned by ")
+    assert main(["validate", str(rules), "--database", str(Path(database).with_name("absent.sqlite3"))]) == 0
+    assert capsys.readouterr().err == ""  # no log there: no pins, and nothing created
+    assert not Path(database).with_name("absent.sqlite3").exists()
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"not a database at all" * 100, "file is not a database"),
+    (None, "no such table: policy_activations"),  # a SQLite file that is not a decision log
+])
+def test_validate_says_when_the_pins_cannot_be_read_and_still_validates(tmp_path, capsys, content, expected):
+    import sqlite3
+
+    from engine.cli.main import main
+
+    database = tmp_path / "other.sqlite3"
+    if content is None:
+        with sqlite3.connect(database) as conn:
+            conn.execute("CREATE TABLE unrelated (a)")
+    else:
+        database.write_bytes(content)
+    assert main(["validate", str(DEFAULT_POLICY), "--database", str(database)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"warning: the pins cannot be read (decision-log): {database}: ") and expected in err
