@@ -55,11 +55,17 @@ class _JsonLines(logging.Formatter):
         return json.dumps(line, separators=(",", ":"))
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record comes (a handler never keeps a closed stream)."""
+
+    stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
+
+
 def configure_logging() -> None:
     """Our loggers write JSON lines to stderr (gunicorn's own log stays as it is)."""
     root = logging.getLogger("attendance_policy")
     if not any(getattr(h, "_attendance_policy", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stderr()
         handler.setFormatter(_JsonLines())
         handler._attendance_policy = True  # type: ignore[attr-defined]
         root.addHandler(handler)

@@ -1,7 +1,8 @@
 """Load policy files: safe YAML -> JSON Schema -> semantic checks -> Policy.
 
 Every stage runs, whatever the stages before it found (a duplicate key does not
-hide a misspelt fact); every problem is collected with file:line:column and a
+hide a misspelt fact; past a YAML syntax error, engine/policy/recovery.py reads on
+for the file's other mistakes); every problem is collected with file:line:column and a
 JSON path, then raised once as a PolicyLoadError, in the order of the file.
 """
 
@@ -19,6 +20,7 @@ from engine.core.errors import PolicyLoadError, Problem
 from engine.facts.prepare import fact_catalogue
 from engine.policy.locate import Locator
 from engine.policy.model import MustDecide, Policy, Recommendation, Rule, facts_of
+from engine.policy.recovery import read_past
 from engine.policy.schema_check import schema_problems
 from engine.policy.semantics import SemanticChecker
 from engine.policy.template import parse_template
@@ -135,9 +137,20 @@ def _stem(p: Path) -> str | None:
 def load_policy_text(text: str, filename: str, *, expected_version: str | None = None,
                      expected_policy: str | None = None) -> Policy:
     """Load a policy from YAML text (the file name is used for locations)."""
+    doc, problems, checker = _check(text, filename, expected_version, expected_policy)
+    if doc is None:  # a syntax error: read past it for the file's other mistakes (engine/policy/recovery.py)
+        problems += read_past(text, problems, lambda t: _check(t, filename, expected_version, expected_policy)[1])
+    if problems or doc is None or checker is None:
+        raise PolicyLoadError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
+    return _build(doc, filename, text, checker)
+
+
+def _check(text: str, filename: str, expected_version: str | None,
+           expected_policy: str | None) -> tuple[Document | None, list[Problem], SemanticChecker | None]:
+    """Every stage on a text: YAML, then the schema and the semantic checks whatever YAML found (bar a syntax error)."""
     doc, problems = read_yaml(text, filename)
     if doc is None:
-        raise PolicyLoadError(problems)
+        return None, problems, None
     loc = Locator(doc, filename)
     paths = {json_path(p): p for p in doc.positions}
     said = {paths[p.path] for p in problems if p.code in _VALUE_LOST and p.path in paths}
@@ -145,10 +158,7 @@ def load_policy_text(text: str, filename: str, *, expected_version: str | None =
     found, about = schema_problems(doc, loc, said)
     checker = SemanticChecker(doc, loc, said | about)
     checker.check(expected_version, expected_policy)
-    problems += found + checker.problems
-    if problems:
-        raise PolicyLoadError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
-    return _build(doc, filename, text, checker)
+    return doc, problems + found + checker.problems, checker
 
 
 def _build(doc: Document, filename: str, text: str, checker: SemanticChecker) -> Policy:
