@@ -99,3 +99,18 @@ def test_load_generators_cycle_through_the_bodies(monkeypatch):
         server.shutdown()
         server.server_close()
     assert "[==[" in loadgen._lua(bodies) and loadgen._lua(bodies).count("s-") == 3
+
+
+def test_worker_start_smoke():
+    out = _run("worker_start.py", "--repeat", "1", "--smoke")
+    rows = _result("worker_start")["rows"]
+    assert set(rows) == {"bundled policy (baseline)", "bundled + the 3 largest accepted"}
+    assert all(r["cold_start_s"] > 0 and r["replaced_worker_s"] > 0 for r in rows.values())
+    assert "a replaced worker serves after" in out
+
+
+def test_gate_cost_smoke():
+    out = _run("gate_cost.py", "--repeat", "1", "--smoke")
+    result = _result("gate_cost")
+    assert len(result["rows"]) == 4 and result["worst_s"] > 0
+    assert "largest accepted version:" in out
