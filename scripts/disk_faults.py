@@ -7,11 +7,18 @@ As root (the default when mounting works), the decision log lives on its own sma
   4. the server stops, the tmpfs is remounted read-only (the kernel refuses that while the
   workers hold the log open for writing, which the report shows), and a server started on
   the read-only log refuses to start with a clear error (exit 2); 5. remounted read-write,
-  the server starts and decides again; the log passes `PRAGMA integrity_check` and holds
-  every acknowledged decision.
+  the server starts and decides again; 6. stopped, the tmpfs filled, started again: it starts,
+  answers 503 with the reason (`/readyz` too), and once the filler is deleted becomes ready by
+  itself and decides; the log passes `PRAGMA integrity_check` and holds every acknowledged
+  decision.
 Without root (`--mode rlimit`), steps 1-3 use RLIMIT_FSIZE on the running workers (every
-write past byte 1 fails with EFBIG), which needs no privilege. A log that turns read-only
-under running workers is covered in process (tests/reliability/test_durability.py).
+write past byte 1 fails with EFBIG), which needs no privilege; then 4. the server is stopped
+and started again under that limit (master and workers: the whole server on a "full disk"):
+it starts, `/readyz` and every decision answer 503 with the reason; 5. the limit is lifted on
+the running processes and the server becomes ready by itself, same workers, and decides.
+In every phase `/readyz` is asked after each decision: while writes fail it must never say
+ready. A log that turns read-only under running workers is covered in process
+(tests/reliability/test_durability.py).
 
     sudo .venv/bin/python scripts/disk_faults.py            # tmpfs (root)
     .venv/bin/python scripts/disk_faults.py --mode rlimit   # any user
@@ -33,7 +40,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and tests/support
-from support.live import LiveServer, serve_command  # noqa: E402
+from support.live import LiveServer, serve_command, wait_for  # noqa: E402
 from support.logdb import integrity_check, logged_ids  # noqa: E402
 
 FACTS = {"session": {"id": "disk", "type": "couples"}, "attendance": {"partners_present": 1, "absence_reason": "work"}}
@@ -54,11 +61,52 @@ def _decide(server: LiveServer, n: int) -> tuple[list[str], dict[str, int]]:
     return ids, statuses
 
 
+def _readyz(server: LiveServer) -> tuple[int, str]:
+    """/readyz's status, and the reason it gives when not ready."""
+    reply = server.request("GET", "/readyz")
+    return reply.status, "" if reply.status == 200 else str(reply.json().get("detail", ""))
+
+
 def _phase(server: LiveServer, name: str, n: int, acknowledged: list[str]) -> dict[str, Any]:
-    ids, statuses = _decide(server, n)
+    """n decisions, /readyz asked after each one: the statuses of both, and the last reason it was not ready."""
+    readyz: dict[str, int] = {}
+    reason = ""
+    ids: list[str] = []
+    statuses: dict[str, int] = {}
+    for _ in range(n):
+        done, counts = _decide(server, 1)
+        ids += done
+        for k, v in counts.items():
+            statuses[k] = statuses.get(k, 0) + v
+        status, why = _readyz(server)
+        readyz[str(status)] = readyz.get(str(status), 0) + 1
+        reason = why or reason
     acknowledged += ids
-    return {"phase": name, "statuses": statuses, "readyz": server.request("GET", "/readyz").status,
+    return {"phase": name, "statuses": statuses, "readyz": readyz, "not_ready_reason": reason[:300],
             "workers": len(server.worker_pids())}
+
+
+def _limit(pids: list[int], limit: int) -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    for pid in pids:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard if limit < 0 else limit, hard))
+
+
+def _restart_full(server: LiveServer, n: int, acknowledged: list[str]) -> tuple[list[dict[str, Any]], bool]:
+    """Stop, start again with every write of the server refused, then lift the limit on the running server."""
+    server.stop()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1, hard))  # inherited by the server started now, and only by it
+    try:
+        server.start(quiet=True, ready=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    phases = [_phase(server, "started on a full disk", n, acknowledged)]
+    pids = server.worker_pids()
+    _limit([server.master.pid, *pids], -1)
+    wait_for(lambda: _readyz(server)[0] == 200, "readiness once writes are allowed again", timeout=30)
+    phases.append(_phase(server, "room again after a start on a full disk", n, acknowledged))
+    return phases, server.worker_pids() == pids
 
 
 def _fill(directory: Path) -> Path:
@@ -109,6 +157,15 @@ def run_tmpfs(tmp: Path, n: int) -> dict[str, Any]:
         _remount(logdir, "rw")
         server.start()
         phases.append(_phase(server, "restarted read-write", n, acknowledged))
+        server.stop()
+        filler = _fill(logdir)
+        server.start(ready=False)
+        phases.append(_phase(server, "started on a full disk", n, acknowledged))
+        pids = server.worker_pids()
+        filler.unlink()
+        wait_for(lambda: _readyz(server)[0] == 200, "readiness once the disk has room", timeout=30)
+        phases.append(_phase(server, "room again after a start on a full disk", n, acknowledged))
+        same_workers = same_workers and server.worker_pids() == pids
         final = server.stop()
         return {"mode": "tmpfs", "phases": phases, "same_workers": same_workers, "server_exit": status,
                 "final_exit": final, "remount_ro_while_serving": busy.stderr.strip().splitlines()[0] if busy.returncode
@@ -124,14 +181,14 @@ def run_rlimit(tmp: Path, n: int) -> dict[str, Any]:
     server = LiveServer.create(tmp).start()
     pids = server.worker_pids()
     phases = [_phase(server, "normal", n, acknowledged)]
-    _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    for pid in pids:
-        resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, hard))
+    _limit(pids, 1)
     phases.append(_phase(server, "writes refused (EFBIG)", n, acknowledged))
-    for pid in pids:
-        resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
+    _limit(pids, -1)
     phases.append(_phase(server, "writes allowed again", n, acknowledged))
     same_workers = server.worker_pids() == pids
+    restarted, same_after_restart = _restart_full(server, n, acknowledged)
+    phases += restarted
+    same_workers = same_workers and same_after_restart
     status = server.stop()
     return {"mode": "rlimit", "phases": phases, "same_workers": same_workers, "server_exit": status,
             "acknowledged": len(acknowledged),
@@ -139,12 +196,17 @@ def run_rlimit(tmp: Path, n: int) -> dict[str, Any]:
             "integrity": integrity_check(server.database)}
 
 
+HEALTHY = ("normal", "space freed", "restarted read-write", "writes allowed again",
+           "room again after a start on a full disk")
+
+
 def _passed(result: dict[str, Any]) -> bool:
-    faulty = [p for p in result["phases"] if p["phase"] not in ("normal", "space freed", "restarted read-write",
-                                                                 "writes allowed again")]
+    faulty = [p for p in result["phases"] if p["phase"] not in HEALTHY]
     healthy = [p for p in result["phases"] if p not in faulty]
-    ok = (all(set(p["statuses"]) == {"503"} for p in faulty) and all(set(p["statuses"]) == {"200"} for p in healthy)
-          and all(p["readyz"] == 200 for p in healthy) and result["same_workers"] and result["server_exit"] == 0
+    ok = (all(set(p["statuses"]) == {"503"} and set(p["readyz"]) == {"503"} and p["not_ready_reason"]
+              for p in faulty)
+          and all(set(p["statuses"]) == {"200"} and set(p["readyz"]) == {"200"} for p in healthy)
+          and result["same_workers"] and result["server_exit"] == 0
           and result["missing_from_log"] == 0 and result["integrity"] == "ok")
     if "start_on_read_only_log" in result:
         ok = ok and result["start_on_read_only_log"]["exit"] == 2 and result["final_exit"] == 0

@@ -32,7 +32,7 @@ from gunicorn.arbiter import Arbiter
 
 from api.app import create_app
 from api.config.settings import Settings
-from api.gunicorn.worker import DeadlineSyncWorker
+from api.gunicorn.buffered import BufferedWorker
 from api.http.accesslog import ACCESS_LOGGER
 from api.http.metrics import retire
 from api.lifecycle.board import clear_board, remove_worker
@@ -103,9 +103,9 @@ def gunicorn_options(settings: Settings, app: Flask) -> dict[str, Any]:
 
     return {
         "bind": [_bind(settings.host, settings.port)], "workers": settings.workers,
-        # The sync worker, with a deadline on reading a request (api/gunicorn/worker.py); with threads, gunicorn's
-        # gthread worker: concurrent requests then share durable commits (api/log/groupcommit.py).
-        "worker_class": DeadlineSyncWorker if settings.threads == 1 else "gthread", "threads": settings.threads,
+        # Requests are read whole by each worker's event loop before a thread runs them (api/gunicorn/buffered.py):
+        # slow clients hold no thread. A worker's concurrent requests share durable commits (api/log/groupcommit.py).
+        "worker_class": BufferedWorker, "threads": settings.threads,
         "max_requests": settings.max_requests, "max_requests_jitter": settings.max_requests_jitter,
         "timeout": settings.timeout, "graceful_timeout": settings.graceful_timeout, "preload_app": True,
         "accesslog": None, "errorlog": "-", "loglevel": "info", "proc_name": "attendance-policy",

@@ -1,17 +1,14 @@
-"""gunicorn's sync worker with a deadline on reading each request: a slow client cannot hold a worker.
+"""A client's read deadline, and gunicorn's own answers as problem documents: for the serving worker.
 
-The stock sync worker reads a request with a blocking socket and no timeout. A client
-that sends its headers or body a byte at a time (slowloris) holds the worker until
-the master's silent-worker `timeout` kills it (SIGABRT, a new pid, and every worker
-held means no service). Here every read of one request must finish within one deadline
-(at most CLIENT_DEADLINE_S, and under half the worker `timeout` so the master never
-has to step in): then the connection is closed, the worker logs one line and serves
-the next client. Responses get the same time for each write, so a client that stops
-reading cannot hold a worker either. A buffering proxy in front (nginx) is still the
-answer to many slow clients at once; see docs/reliability.md.
+A request must arrive within one deadline (at most CLIENT_DEADLINE_S, and under half
+the worker `timeout`, so the master never has to step in); a read past it raises
+ClientTooSlow (gunicorn closes such a connection quietly) and the worker logs one line.
+Each response write gets the same time, so a client that stops reading cannot hold a
+thread for longer either. The serving worker (api/gunicorn/buffered.py) reads requests in
+its event loop; this deadline bounds what a thread still has to read itself.
 
 A request gunicorn cannot parse (a broken request line, a header over its limits: 400, 414,
-431) is answered by gunicorn before the app sees it; this worker sends that answer as an
+431) is answered by gunicorn before the app sees it; `problem_page` sends that answer as an
 RFC 9457 problem (`malformed_http`) with the security headers, like every other error.
 """
 
@@ -25,12 +22,11 @@ from typing import Any
 
 from gunicorn import util
 from gunicorn.http.errors import NoMoreData
-from gunicorn.workers.sync import SyncWorker
 
 from api.http.headers import SECURITY_HEADERS
 from api.http.problems import TYPE_BASE
 
-__all__ = ["CLIENT_DEADLINE_S", "ClientTooSlow", "DeadlineSyncWorker", "deadline_for", "problem_page"]
+__all__ = ["CLIENT_DEADLINE_S", "ClientTooSlow", "DeadlineSocket", "deadline_for", "problem_page"]
 
 CLIENT_DEADLINE_S = 10.0
 log = logging.getLogger("attendance_policy.server")
@@ -47,7 +43,7 @@ class ClientTooSlow(NoMoreData):
         return f"the request did not arrive within {self.seconds:g}s"
 
 
-class _DeadlineSocket:
+class DeadlineSocket:
     """A client socket whose reads share one deadline; each write gets `seconds` on its own."""
 
     def __init__(self, sock: socket.socket, seconds: float) -> None:
@@ -75,6 +71,11 @@ class _DeadlineSocket:
         self._sock.settimeout(self._seconds)
         self._sock.sendall(data, *flags)
 
+    @property
+    def socket(self) -> socket.socket:
+        """The client socket itself."""
+        return self._sock
+
     def shutdown(self, how: int) -> None:
         self._closing = True
         self._sock.shutdown(how)
@@ -95,19 +96,3 @@ def problem_page(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     head = [f"HTTP/1.1 {status_int} {reason}", "Connection: close", "Content-Type: application/problem+json",
             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in SECURITY_HEADERS.items())]
     util.write_nonblock(sock, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
-
-
-class DeadlineSyncWorker(SyncWorker):  # type: ignore[misc]
-    """The sync worker, reading each request against a deadline, answering unparsable requests as problems."""
-
-    def handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
-        super().handle(listener, _DeadlineSocket(client, deadline_for(self.cfg.timeout)), addr)
-
-    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
-        # gunicorn writes its error page through util.write_error; this worker serves one request at a time.
-        html_page = util.write_error
-        util.write_error = problem_page
-        try:
-            super().handle_error(req, client, addr, exc)
-        finally:
-            util.write_error = html_page

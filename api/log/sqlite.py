@@ -11,6 +11,7 @@ meanwhile, each thread on its own connection.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import fcntl
 import logging
 import os
@@ -29,12 +30,21 @@ from api.log.store import Activation, LogEntry, Page, Pin, Query, Record, to_mic
 from engine.core.errors import StoreError
 from engine.core.timefmt import utc_text
 
-__all__ = ["SQLiteStore"]
+__all__ = ["MIN_FREE_BYTES", "SQLiteStore"]
 
 _PINS_RECHECK_S = 1.0
+MIN_FREE_BYTES = 1024 * 1024  # less than this on the log's file system: not ready (see probe)
+PROBE_BYTES = 64 * 1024  # the new pages the probe must be able to allocate: a few dozen decisions' worth
+_FULL = {13, 10}  # SQLITE_FULL, SQLITE_IOERR (its extended codes: a write, an fsync, the -shm file)
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 log = logging.getLogger("attendance_policy.store")
 
 
+def _out_of_space(e: BaseException) -> bool:
+    """A full disk, a quota or a file-size limit: a condition that passes, unlike a read-only or missing log."""
+    if isinstance(e, sqlite3.Error):
+        return (getattr(e, "sqlite_errorcode", 0) & 0xFF) in _FULL
+    return isinstance(e, OSError) and e.errno in _FULL_ERRNOS
 
 def _now() -> str:
     return utc_text(_dt.datetime.now(_dt.UTC), "microseconds")
@@ -64,6 +74,7 @@ class SQLiteStore:
         self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
         self._pins_marker = path + ".pins"
         self._pins_seen: tuple[tuple[int, int] | None, float, int] | None = None  # (marker, when, version)
+        self._unmigrated = False  # migrate() met a full disk: the first write migrates
 
     def _open(self) -> sqlite3.Connection:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +116,8 @@ class SQLiteStore:
             except OSError as e:
                 raise StoreError(f"cannot lock the decision log: {e}") from e
             try:
+                if self._unmigrated:  # started on a full disk: the schema first
+                    self._migrate(self._writer)
                 yield self._writer
             except sqlite3.Error as e:
                 self._discard()
@@ -150,28 +163,42 @@ class SQLiteStore:
             _close(conn)
 
     def migrate(self) -> None:
+        """Create or upgrade the schema. On a full disk the service still starts (its probe and every commit
+        answer 503 with the reason): the migration is then left to this process's first write, and each worker's."""
         try:
             conn = self._open()
         except sqlite3.Error as e:
+            if _out_of_space(e):
+                return self._defer_migration(e)
             raise StoreError(f"cannot open the decision log {self.path}: {e}") from e
         try:
-            conn.execute("BEGIN IMMEDIATE")  # one migrator at a time; others wait, then see the new version
-            current = conn.execute("PRAGMA user_version").fetchone()[0]
-            if current > SCHEMA_VERSION:
-                raise StoreError(f"{self.path} has schema version {current}; this release knows up to "
-                                 f"{SCHEMA_VERSION}: upgrade the service, do not downgrade the log")
-            for step in MIGRATIONS[current:]:
-                for statement in step:
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
+            self._migrate(conn)
             os.close(os.open(self._pins_marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
         except (sqlite3.Error, OSError) as e:
+            if _out_of_space(e):
+                return self._defer_migration(e)
             raise StoreError(f"cannot migrate the decision log {self.path}: {e}") from e
         finally:
             if conn.in_transaction:
                 conn.rollback()
             conn.close()
+
+    def _defer_migration(self, e: BaseException) -> None:
+        log.warning("the decision log's disk is full (%s): serving 503 until it has room", e)
+        self._unmigrated = True
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")  # one migrator at a time; others wait, then see the new version
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema version {current}; this release knows up to "
+                             f"{SCHEMA_VERSION}: upgrade the service, do not downgrade the log")
+        for step in MIGRATIONS[current:]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+        self._unmigrated = False
 
     def append(self, entries: Sequence[LogEntry]) -> None:
         if not entries:
@@ -208,8 +235,22 @@ class SQLiteStore:
         return Page(records, records[-1].seq if len(rows) > q.limit else None)
 
     def probe(self) -> None:
+        """Raise StoreError unless a decision could be committed now: the log's file system has MIN_FREE_BYTES
+        left, PROBE_BYTES of new pages can be allocated (tried in a savepoint, rolled back: a log at its size
+        limit still rewrites a small row in place), and a small write commits durably."""
+        try:
+            st = os.statvfs(Path(self.path).parent)
+        except OSError as e:
+            raise StoreError(f"cannot check the decision log's disk: {e}") from e
+        if st.f_bavail * st.f_frsize < MIN_FREE_BYTES:
+            raise StoreError(f"the decision log's disk is full ({st.f_bavail * st.f_frsize} bytes free, "
+                             f"{MIN_FREE_BYTES} needed)")
         with self._write() as conn:
             conn.execute("BEGIN IMMEDIATE")
+            conn.execute("SAVEPOINT room")
+            conn.execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)", ("." * PROBE_BYTES,))
+            conn.execute("ROLLBACK TO room")
+            conn.execute("RELEASE room")
             conn.execute("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)", (_now(),))
             conn.execute("COMMIT")
 

@@ -1,4 +1,4 @@
-"""`server.threads` > 1: gunicorn's gthread worker, group commit, every decision logged exactly once."""
+"""`server.threads` > 1: the buffered worker with a thread pool, group commit, every decision logged exactly once."""
 
 from __future__ import annotations
 
@@ -24,5 +24,5 @@ def test_threaded_workers_log_every_decision_exactly_once(tmp_path: Path) -> Non
     finally:
         status = server.stop()
     assert status == 0
-    assert "Using worker: gthread" in server.log_text()
+    assert "Using worker: BufferedWorker" in server.log_text()
     assert len(set(ids)) == 150 and set(logged_counts(server.database, ids).values()) == {1}

@@ -26,7 +26,7 @@ from flask import Flask
 
 from api import create_app
 from api.log.sqlite import SQLiteStore
-from support.live import LiveServer
+from support.live import LiveServer, wait_for
 from support.logdb import integrity_check, logged_counts
 from support.scripts import script_json
 from support.service import RULES, facts
@@ -87,11 +87,9 @@ def test_a_log_that_cannot_be_written_gives_503s_and_no_decision(faulty: tuple[F
         assert (resp.status_code, problem["code"]) == (503, "decision_log_unavailable"), problem
         assert resp.headers["Retry-After"] == "5"
         assert "decision_id" not in resp.get_data(as_text=True)  # no decision was made
-    ready = client.get("/readyz")
-    if fault == "read-only":
+    for _ in range(3):  # for as long as commits fail (a full log too: the probe must find room for new pages)
+        ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.get_json()["checks"]["decision_log"].startswith("not writable")
-    # A log full to the last page still rewrites the probe's one small row in place, so /readyz may stay 200
-    # while decisions (kilobytes each) get 503: documented in docs/reliability.md.
     assert client.get(f"/v1/decisions/{first.get_json()['decision_id']}").status_code == 200  # reads go on
     assert _count(store.path) == 1
     store.set_fault(None)
@@ -167,3 +165,35 @@ def test_a_master_that_cannot_write_survives_a_worker_exit(serve_like_live: Serv
         assert master.poll() is None
         assert len(server.worker_pids()) == 2 and victim not in server.worker_pids() and other in server.worker_pids()
         assert server.decide("after-master-fault")
+
+
+@needs_proc
+def test_a_server_started_on_a_full_disk_answers_503_then_recovers_by_itself(tmp_path: Path) -> None:
+    """Issue 15: a start on a full disk exited 2 ("cannot open the decision log"): no service and no reason given.
+    Now it starts, `/readyz` and decisions answer 503 with the reason, and it is ready once writes succeed."""
+    server = LiveServer.create(tmp_path)
+    server.start()
+    before = server.decide("before-full-start")
+    server.stop()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1, hard))  # inherited by the server started now: no write succeeds
+    try:
+        server.start(quiet=True, ready=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    try:
+        for _ in range(4):  # both workers
+            status, ready = server.call("GET", "/readyz")
+            assert status == 503 and ready["checks"]["decision_log"].startswith("not writable: "), ready
+            status, problem = server.call("POST", "/v1/decisions", {"facts": facts("during")}, role="evaluate")
+            assert (status, problem["code"]) == (503, "decision_log_unavailable"), problem
+        workers = server.worker_pids()
+        for pid in [server.master.pid, *workers]:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
+        wait_for(lambda: server.call("GET", "/readyz")[0] == 200, "readiness after the disk has room", timeout=30)
+        after = [server.decide(f"after-full-start-{i}") for i in range(4)]
+        assert server.worker_pids() == workers
+    finally:
+        assert server.stop() == 0
+    assert set(logged_counts(server.database, [before, *after]).values()) == {1}
+    assert integrity_check(server.database) == "ok"

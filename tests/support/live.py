@@ -164,8 +164,9 @@ class LiveServer:
         with open(self.directory / "service.toml", "rb") as fh:
             return tomllib.load(fh)
 
-    def start(self, timeout: float = 60.0, *, quiet: bool = False) -> LiveServer:
-        """Start serving and wait until ready; `quiet` sends the server's output nowhere instead of `log`."""
+    def start(self, timeout: float = 60.0, *, quiet: bool = False, ready: bool = True) -> LiveServer:
+        """Start serving and wait until ready (`ready=False`: until it answers `/healthz`, e.g. on a full disk);
+        `quiet` sends the server's output nowhere instead of `log`."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("ATTENDANCE_POLICY_")}
         env["TMPDIR"] = str(self.directory)  # serve's metrics directory goes here
         cmd = [*serve_command(), "serve", "--host", HOST, "--port", str(self.port),
@@ -173,16 +174,16 @@ class LiveServer:
         with open(os.devnull if quiet else self.log, "ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=self.directory, env=env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)  # its own process group: kill -9 all at once
-        self.wait_ready(timeout)
+        self.wait_ready(timeout, "/readyz" if ready else "/healthz")
         return self
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Until /readyz answers 200 and every worker is up; RuntimeError if serve exits or takes too long."""
+    def wait_ready(self, timeout: float = 60.0, path: str = "/readyz") -> None:
+        """Until `path` answers 200 and every worker is up; RuntimeError if serve exits or takes too long."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"serve exited with {self.proc.returncode}:\n{self.log_text()[-4000:]}")
-            if answers(self.port, "/readyz") == 200 and len(self.worker_pids()) == self.worker_count:
+            if answers(self.port, path) == 200 and len(self.worker_pids()) == self.worker_count:
                 return
             time.sleep(0.05)
         raise RuntimeError(f"serve did not become ready within {timeout}s:\n{self.log_text()[-4000:]}")

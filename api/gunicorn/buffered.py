@@ -1,0 +1,177 @@
+"""The serving worker: requests are read whole by the worker's event loop, only then handed to a thread.
+
+gunicorn's sync worker gives a whole process to each connection while it reads the
+request; its gthread worker gives a thread. Either way a client sending a byte a second
+holds what serves everyone else (with the sync worker's read deadline, for 10 s each
+time). Here the worker's main loop (gunicorn's gthread loop: accept, keep-alive, the
+thread pool) also reads every request: each connection's bytes are buffered without
+blocking until the request is whole (`api.gunicorn.framing`), and only then does a
+request thread parse it, run the app and answer. A slow client costs a buffer and a
+file descriptor, not a thread: 64 clients trickling bytes do not delay anyone else.
+
+Bounds: a request must arrive within its deadline (`deadline_for(timeout)`, from the
+first byte's wait on; an idle kept-alive connection is closed after gunicorn's
+`keepalive`); then the thread gets what arrived and the request fails as it did with the
+sync worker (a body cut short: 400; a head: the connection is closed and one line is
+logged). A body is buffered up to the app's body limit (more is refused without being
+read), and all buffers of a worker together up to BUFFER_BUDGET: past it, a request goes
+to a thread as it is and that thread reads the rest against the same deadline.
+Responses are written by the thread, each write with the deadline's length.
+Keep-alive is on (gunicorn's `keepalive`), so a client need not pay a new connection and
+a lingering close for every request.
+"""
+
+from __future__ import annotations
+
+import errno
+import selectors
+import time
+from functools import partial
+from typing import Any
+
+from gunicorn import util
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from api.gunicorn.framing import complete, parse_head
+from api.gunicorn.worker import DeadlineSocket, deadline_for, problem_page
+
+__all__ = ["BUFFER_BUDGET", "BufferedWorker"]
+
+BUFFER_BUDGET = 64 * 1024 * 1024  # bytes buffered per worker across all connections still being read
+_READ = 256 * 1024
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_DEFAULT_LIMIT = 16 * 1024 * 1024
+
+
+class _Inbox(DeadlineSocket):
+    """A client socket that first returns what the event loop buffered, then reads against the deadline."""
+
+    def __init__(self, sock: Any, seconds: float) -> None:
+        super().__init__(sock, seconds)
+        self.buf = bytearray()
+        self.continued = False  # the loop already sent 100 Continue for the request being read
+
+    def arm(self) -> None:
+        """A new request starts: a fresh deadline, nothing buffered."""
+        self._deadline = time.monotonic() + self._seconds
+        self._expired = False
+        self.continued = False
+
+    def expire(self) -> None:
+        self._deadline = 0.0
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        if self.buf:
+            data = bytes(self.buf[:size])
+            del self.buf[:size]
+            return data
+        return super().recv(size, *flags)
+
+    def send(self, data: bytes, *flags: int) -> int:
+        if self.continued and data == _CONTINUE:  # gunicorn's own 100 Continue: the loop sent it already
+            return len(data)
+        self.settimeout(self._seconds)
+        return int(self.socket.send(data, *flags))
+
+
+class BufferedWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's gthread worker whose main loop reads each request whole before a thread handles it."""
+
+    def init_process(self) -> None:
+        self._reading: dict[Any, float] = {}  # connection -> when its request must have arrived
+        self._buffered = 0
+        self._limit = _DEFAULT_LIMIT
+        self._seconds = deadline_for(self.cfg.timeout)
+        util.write_error = problem_page  # gunicorn's answers to unparsable requests, as problem documents
+        super().init_process()  # loads the app, then runs the loop
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        config = getattr(self.wsgi, "config", None) or {}
+        self._limit = int(config.get("MAX_CONTENT_LENGTH") or _DEFAULT_LIMIT)  # a larger body is not buffered
+
+    def accept(self, listener: Any) -> None:
+        try:
+            client, addr = listener.accept()
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        conn = TConn(self.cfg, _Inbox(client, self._seconds), addr, listener.getsockname())
+        self._start_reading(conn)
+
+    def on_client_socket_readable(self, conn: Any, client: Any) -> None:
+        """A kept-alive connection's next request begins: read it in the loop too."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self._start_reading(conn)
+        self._on_readable(conn, client)
+
+    def _start_reading(self, conn: Any) -> None:
+        conn.sock.arm()
+        conn.sock.setblocking(False)
+        self._reading[conn] = time.monotonic() + self._seconds
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
+
+    def _on_readable(self, conn: Any, _client: Any) -> None:
+        inbox: _Inbox = conn.sock
+        eof = False
+        try:
+            data = inbox.socket.recv(_READ)
+            eof = not data
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data, eof = b"", True
+        inbox.buf += data
+        self._buffered += len(data)
+        if eof and not inbox.buf:
+            self._drop(conn)
+        elif eof or self._buffered > BUFFER_BUDGET or complete(inbox.buf, self._limit):
+            self._dispatch(conn)
+        else:
+            self._continue(inbox)
+
+    def _continue(self, inbox: _Inbox) -> None:
+        """A client that sent `Expect: 100-continue` waits for it before its body: send it from the loop."""
+        if inbox.continued:
+            return
+        head = parse_head(inbox.buf)
+        if head is not None and head.expects_continue and len(inbox.buf) == head.body_at:
+            try:
+                inbox.socket.send(_CONTINUE)
+                inbox.continued = True
+            except OSError:
+                pass
+
+    def _stop_reading(self, conn: Any) -> None:
+        self._reading.pop(conn, None)
+        self._buffered -= len(conn.sock.buf)
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def _drop(self, conn: Any) -> None:
+        self._stop_reading(conn)
+        self.nr_conns -= 1
+        conn.close()
+
+    def _dispatch(self, conn: Any) -> None:
+        self._stop_reading(conn)
+        conn.data_ready = True  # the thread must not wait for the socket: the request is in the buffer
+        self.enqueue_req(conn)
+
+    def murder_pending(self) -> None:
+        """Each loop turn: a request not arrived by its deadline goes to a thread as it is (it fails there)."""
+        super().murder_pending()
+        now = time.monotonic()
+        for conn in [c for c, deadline in self._reading.items() if deadline <= now]:
+            conn.sock.expire()  # the thread parses what arrived; its first read past it logs and closes
+            self._dispatch(conn)
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        if conn.parser is not None and conn.parser.unreader.buf.getvalue():
+            conn.sock.arm()  # a pipelined request: the thread reads it straight on, with its own deadline
+        super().finish_request(conn, fs)

@@ -1,0 +1,71 @@
+"""Slow clients cannot stop the default `serve` (issue 15; the measurement is scripts/slow_clients.py).
+
+Eight connections sending a byte a second took the service off the air: each held a sync
+worker until its read deadline. The buffered worker (api/gunicorn/buffered.py) reads every
+request in its event loop, so 64 such connections hold no thread. Bounded by counts and socket
+timeouts, not by measured times: while 64 connections sit on half-sent requests, normal
+decisions are answered, each within half the read deadline (the sync worker could answer
+none before a slow connection reached its deadline), and the slow connections stay open.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api.config.settings import Settings
+from api.gunicorn.worker import deadline_for
+from support.live import HOST, LiveServer
+from support.rawhttp import http_request
+from support.service import facts
+
+SLOW = 64
+
+
+@pytest.fixture
+def default_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer.create(tmp_path, server={"max_requests": None}).start()  # the default settings
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _half_sent(port: int, part: bytes) -> socket.socket:
+    sock = socket.create_connection((HOST, port), timeout=10)
+    sock.sendall(part)
+    return sock
+
+
+def _still_open(sock: socket.socket) -> bool:
+    sock.setblocking(False)
+    try:
+        sock.recv(1)
+    except BlockingIOError:
+        return True  # nothing to read and no end of stream: the server holds it open, as it should
+    except OSError:
+        return False
+    return False  # closed, or answered before its request was whole
+
+
+def test_64_slow_connections_do_not_stop_normal_requests(default_server: LiveServer) -> None:
+    server = default_server
+    body = json.dumps({"facts": facts("slow")}).encode()
+    request = http_request("POST", "/v1/decisions", body=body, headers={"Content-Type": "application/json"})
+    # Half of them stop inside the head, half inside the body: neither may hold a thread.
+    cuts = [len(request) - len(body) - 10, len(request) - 10]
+    slow = [_half_sent(server.port, request[:cuts[i % 2]]) for i in range(SLOW)]
+    try:
+        bound = deadline_for(Settings().timeout) / 2
+        for i in range(20):
+            reply = server.request("POST", "/v1/decisions", {"facts": facts(f"beside-slow-{i}")}, role="evaluate",
+                                   timeout=bound)
+            assert reply.status == 200 and reply.json()["session_id"] == f"beside-slow-{i}"
+        assert [_still_open(s) for s in slow] == [True] * SLOW
+    finally:
+        for s in slow:
+            s.close()
