@@ -69,3 +69,40 @@ def test_64_slow_connections_do_not_stop_normal_requests(default_server: LiveSer
     finally:
         for s in slow:
             s.close()
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    """One response with a Content-Length, read off a kept-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_expect_100_continue_and_keep_alive(default_server: LiveServer) -> None:
+    """A client waiting for 100 Continue gets it from the event loop; a kept-alive connection's next request,
+    trickled, is read whole again."""
+    server = default_server
+    auth = f"Bearer {server.tokens['evaluate']}"
+    def request(session: str, expect: str = "") -> tuple[bytes, bytes]:
+        body = json.dumps({"facts": facts(session)}).encode()
+        return (f"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{expect}\r\n").encode(), body
+
+    head, body = request("continued", "Expect: 100-continue\r\n")
+    with socket.create_connection((HOST, server.port), timeout=10) as sock:
+        sock.sendall(head)
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        first = _read_response(sock)
+        assert first.startswith(b"HTTP/1.1 200") and b'"session_id":"continued"' in first
+        assert b"100 Continue" not in first  # gunicorn's own was not sent a second time
+        again = b"".join(request("trickled"))
+        for i in range(0, len(again), 50):
+            sock.sendall(again[i:i + 50])
+        second = _read_response(sock)
+        assert second.startswith(b"HTTP/1.1 200") and b'"session_id":"trickled"' in second
