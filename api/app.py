@@ -16,7 +16,7 @@ from api.http.auth import KeyRing
 from api.http.metrics import Metrics
 from api.http.openapi import API_SCHEMAS
 from api.lifecycle.manager import Lifecycle
-from api.log.sqlite import SQLiteStore
+from api.log.backends import open_backend, setting_of
 from api.log.store import DecisionStore
 from api.state import EXTENSION, AppState, state
 from api.views import register_views
@@ -56,11 +56,12 @@ def build_engine(settings: Settings) -> tuple[Engine, list[Problem]]:
 
 
 def open_store(settings: Settings) -> DecisionStore:
-    store = SQLiteStore(settings.database, busy_timeout_ms=settings.busy_timeout_ms)
+    """The decision log the settings choose (SQLite file, or PostgreSQL with `decision_log.url`), migrated."""
+    store = open_backend(settings)
     try:
         store.migrate()
     except StoreError as e:
-        raise ConfigError([Problem("invalid_config", str(e), "decision_log.path", settings.source)]) from e
+        raise ConfigError([Problem("invalid_config", str(e), setting_of(settings), settings.source)]) from e
     return store
 
 

@@ -66,20 +66,20 @@ exit status: 0 same result, 1 different (a diff is printed), 2 not replayable (t
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from api.log.backends import open_backend, where
     from api.log.replay import load_version, replay
-    from api.log.sqlite import SQLiteStore
     from engine.core.errors import StoreError
 
-    overrides: dict[str, Any] = {"path": args.database, "rules": (args.rules,) if args.rules else None}
+    overrides: dict[str, Any] = {"path": args.database, "url": args.url, "rules": (args.rules,) if args.rules else None}
     try:
         settings = load_settings(args.config, overrides=overrides)
     except ConfigError as e:
         print_problems(e.problems)
         return 2
-    if not Path(settings.database).is_file():
+    if not settings.url and not Path(settings.database).is_file():
         print(f"error: no decision log at {settings.database}", file=sys.stderr)
         return 2
-    store = SQLiteStore(settings.database, busy_timeout_ms=settings.busy_timeout_ms)
+    store = open_backend(settings)
     try:
         record = store.get(args.decision_id)
     except StoreError as e:
@@ -88,7 +88,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if record is None:
-        print(f"error: no decision {args.decision_id!r} in {settings.database}", file=sys.stderr)
+        print(f"error: no decision {args.decision_id!r} in {where(settings)}", file=sys.stderr)
         return 2
     entry = record.entry
     policy, problems = load_version(settings.rules, f"{entry.policy_id}@{entry.policy_version}")
@@ -163,40 +163,45 @@ def _replay_parser(sub: Any) -> None:
                        epilog=_EPILOG_REPLAY, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("decision_id", metavar="DECISION_ID", help="the decision's id")
     r.add_argument("--config", metavar="FILE", help="the service's configuration (default: $ATTENDANCE_POLICY_CONFIG)")
-    r.add_argument("--database", metavar="PATH", help="the decision log (overrides the configuration)")
+    r.add_argument("--database", metavar="PATH", help="the SQLite decision log (overrides the configuration)")
+    r.add_argument("--url", metavar="URL", help="a PostgreSQL decision log (overrides the configuration)")
     r.add_argument("--rules", metavar="DIR", help="the rules directory (overrides the configuration)")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
     r.set_defaults(func=cmd_replay)
 
 
 def register(sub: Any) -> None:
-    """Add `serve`, `keys` and `replay` to the `attendance-policy` command."""
+    """Add `serve`, `keys`, `replay` and `db` to the `attendance-policy` command."""
+    from api.db_commands import register as register_db
+
     _serve_parser(sub)
     _keys_parser(sub)
     _replay_parser(sub)
+    register_db(sub)
 
 
 def read_pins(database: str | None) -> dict[str, Any]:
     """The admin pins in a decision log (`validate`'s pin source): `database`, else the configured log.
 
     Read only: a log that does not exist yet has no pins, and nothing is created or migrated."""
-    from api.log.sqlite import SQLiteStore
+    from api.log.backends import open_backend, where
+    from engine.core.errors import StoreError
     from engine.runtime.pins import PinnedTo
 
-    if database is None:
+    if database is not None:
+        settings = Settings(path=database)
+    else:
         try:
-            database = load_settings(None).database
+            settings = load_settings(None)
         except ConfigError:  # no usable service configuration here: no configured log to read
             return {}
-    if not Path(database).is_file():
+    if not settings.url and not Path(settings.database).is_file():
         return {}
-    from engine.core.errors import StoreError
-
-    store = SQLiteStore(database)
+    store = open_backend(settings)
     try:
         _, pins = store.pins()
     except StoreError as e:
-        raise StoreError(f"{database}: {e.message}") from e
+        raise StoreError(f"{where(settings)}: {e.message}") from e
     finally:
         store.close()
     return {pid: PinnedTo(p.version, p.pinned_by, p.pinned_at) for pid, p in pins.items()}

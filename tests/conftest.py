@@ -11,6 +11,8 @@ from engine import Engine, PolicySet, load_rules
 from engine.policy.loader import load_policy
 from support.policies import DEFAULT_POLICY, RULES
 
+pytest_plugins = ("support.pg",)  # pg_cluster (a throwaway PostgreSQL, started on first use) and pg_url
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -150,8 +150,10 @@ def check_settings(s: Settings) -> list[Problem]:
         if not os.path.exists(rules):
             add("policies.rules", f"{rules}: no such file or directory")
     if "://" in s.path:
-        add("decision_log.path", "only an SQLite file path is supported in this version "
-                                 "(a PostgreSQL backend is planned, see docs/operations.md)")
+        add("decision_log.path", "an SQLite file path, not a URL: a PostgreSQL decision log is `decision_log.url`")
+    if s.url is not None and not s.url.startswith(("postgresql://", "postgres://")):
+        add("decision_log.url", f"{s.url.split('://')[0]!r} is not a PostgreSQL URL: write postgresql://user@host:port/"
+                                "dbname (unset for the SQLite file decision_log.path)")
     if not s.keys and not is_loopback(s.host) and not s.allow_unauthenticated:
         add("server.host", f"refusing to serve {s.host} without API keys: anyone who can reach it could "
                            "evaluate and read the decision log. Configure keys (`attendance-policy keys new`), "

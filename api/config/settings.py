@@ -120,14 +120,19 @@ class Settings:
                                       100, 600_000,
                                       help="a new policy version must compile in a child process within this time")
     path: str = setting("var/decisions.sqlite3", "decision_log", "path", "ATTENDANCE_POLICY_DATABASE",
-                        help="the SQLite decision log (its directory is created)")
+                        help="the SQLite decision log (its directory is created); unused when `decision_log.url` "
+                             "is set")
+    url: str | None = setting(None, "decision_log", "str", "ATTENDANCE_POLICY_DATABASE_URL",
+                              help="`postgresql://user@host:port/dbname`: the decision log, pins and replicas' "
+                                   "heartbeats on PostgreSQL, shared by several replicas (unset: the SQLite file "
+                                   "`decision_log.path`); a password is better in `~/.pgpass` or `PGPASSWORD`")
     # Dates of service are identifiers under HIPAA's Safe Harbor list, so the scheduled
     # start is not kept by default; everything else in the facts is opaque by contract.
     redact: tuple[str, ...] = setting(("session.scheduled_start",), "decision_log", "strings",
                                       "ATTENDANCE_POLICY_REDACT", help="fact paths stored as `[redacted]`")
     busy_timeout_ms: int = setting(5000, "decision_log", "int", "ATTENDANCE_POLICY_BUSY_TIMEOUT_MS", 1, 600_000,
-                                   help="how long a write waits for another worker's write before the request "
-                                        "gets 503")
+                                   help="how long a write waits for another worker's write (PostgreSQL: for a "
+                                        "connection, or a statement) before the request gets 503")
     max_body_bytes: int = setting(MAX_FACTS_BYTES, "limits", "int", "ATTENDANCE_POLICY_MAX_BODY_BYTES",
                                   1024, 16 * 1024 * 1024, help="largest `POST /v1/decisions` body")
     max_batch_bytes: int = setting(4 * 1024 * 1024, "limits", "int", "ATTENDANCE_POLICY_MAX_BATCH_BYTES",

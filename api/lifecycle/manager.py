@@ -26,6 +26,7 @@ from api.config.settings import Settings
 from api.http.metrics import Metrics
 from api.lifecycle.board import Board
 from api.lifecycle.poller import Poller
+from api.lifecycle.replicas import ReplicaBeats
 from api.lifecycle.states import OUTCOMES, Outcome, ReloadOutcome, TargetSet, Trigger, WorkerState, versions_of
 from api.log.store import DecisionStore, Pin
 from engine.core.errors import NoActiveVersionError, PolicyError, Problem, StoreError
@@ -71,6 +72,7 @@ class Lifecycle:
         self._pins_lock = threading.Lock()
         self._publish_lock = threading.Lock()
         self.poller = Poller(self, settings.poll_interval_ms / 1000)
+        self.replicas = ReplicaBeats(store, settings.port)
         if refused:
             self._refused_at_start(refused)
 
@@ -162,6 +164,7 @@ class Lifecycle:
     def close(self) -> None:
         """Stop the poller and the reload thread (a reload under way finishes in the background)."""
         self.poller.stop()
+        self.replicas.forget()
         if self._executor is not None and self._executor_pid == os.getpid():
             self._executor.shutdown(wait=False)
         self._executor = None
@@ -292,10 +295,12 @@ class Lifecycle:
 
     def publish(self) -> None:
         with self._publish_lock:
+            state = self.state()
             try:
-                self.board.put(self.state())
+                self.board.put(state)
             except OSError as e:
                 log.warning("cannot publish the worker's policy state: %s", e)
+            self.replicas.beat(state, self.pins_version)  # the other replicas see it (PostgreSQL only)
 
 
 

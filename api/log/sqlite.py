@@ -314,6 +314,13 @@ class SQLiteStore:
                                 "WHERE policy_id = ? ORDER BY seq DESC LIMIT ?", (policy_id, limit)).fetchall()
         return [Activation(*r) for r in rows]
 
+    def purge(self, before_us: int) -> int:
+        with self._write() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            gone = conn.execute("DELETE FROM decisions WHERE evaluated_us < ?", (before_us,)).rowcount
+            conn.execute("COMMIT")  # AUTOINCREMENT: a purged seq is never handed out again
+        return int(gone)
+
     def close(self) -> None:
         with self._lock, self._registry:
             if self._pid == os.getpid():

@@ -1,15 +1,16 @@
-"""The decision log's interface: SQLite today, PostgreSQL later (see docs/operations.md)."""
+"""The decision log's interface: SQLite (embedded default) or PostgreSQL (several replicas), docs/operations.md."""
 
 from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from engine.core.timefmt import parse
 
-__all__ = ["Activation", "DecisionStore", "LogEntry", "Page", "Pin", "Query", "Record", "to_micros"]
+__all__ = ["Activation", "DecisionStore", "Heartbeat", "LogEntry", "Page", "Pin", "Query", "Record", "Replicas",
+           "to_micros"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,33 @@ class DecisionStore(Protocol):
 
     def activations(self, policy_id: str, limit: int = 10) -> list[Activation]:
         """The latest pins and unpins of a policy, newest first."""
+
+    def purge(self, before_us: int) -> int:
+        """Delete the decisions evaluated before `before_us` (retention); how many went."""
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """One serving worker of one replica (`host:port` of a `serve`), what it serves, when it last said so."""
+
+    replica: str
+    pid: int
+    state: dict[str, Any]
+    at: str = ""  # set when read back (the database's clock)
+
+
+@runtime_checkable
+class Replicas(Protocol):
+    """A store shared by several replicas: each worker's heartbeat row (PostgreSQL; SQLite is one replica)."""
+
+    def heartbeat(self, beat: Heartbeat) -> None:
+        """Record that this worker is alive and what it serves."""
+
+    def forget(self, replica: str, pid: int) -> None:
+        """A worker that stops leaves the list at once."""
+
+    def heartbeats(self, within_s: float) -> list[Heartbeat]:
+        """Every worker that beat within the last `within_s` seconds, by replica then pid."""
 
 
 def to_micros(timestamp: str) -> int:

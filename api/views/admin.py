@@ -71,9 +71,20 @@ def status() -> ResponseReturnValue:
         "refused": _refused(workers),
         "newest_good_set": newest, "policies": policies,
         "workers": [{**w.to_dict(), "converged": converged.get(w.pid, False)} for w in workers],
+        "replicas": _replicas(lifecycle),
         "poll_interval_ms": lifecycle.settings.poll_interval_ms,
         "stale_after_ms": lifecycle.settings.stale_after_ms,
     })
+
+
+def _replicas(lifecycle: Lifecycle) -> dict[str, Any] | None:
+    """Every live replica on a shared (PostgreSQL) log with the versions it serves; None on SQLite."""
+    poll = lifecycle.settings.poll_interval_ms / 1000
+    live_s = max(3 * poll, 5.0) if poll else lifecycle.settings.stale_after_ms / 1000
+    try:
+        return lifecycle.replicas.listing(live_s)
+    except StoreError as e:
+        raise LogUnavailable(f"the replicas' heartbeats cannot be read: {e}") from e
 
 
 def _refused(workers: list[WorkerState]) -> list[dict[str, Any]]:

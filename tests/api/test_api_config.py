@@ -123,8 +123,11 @@ def _key(**fields: Any) -> dict[str, Any]:
      "<config>: invalid_config: 'session.id' cannot be redacted: it is the audit key of the decision log "
      "(and opaque by contract) (at decision_log.redact)"),
     ({"decision_log": {"path": "postgresql://db/x"}}, {},
-     "<config>: invalid_config: only an SQLite file path is supported in this version (a PostgreSQL backend is "
-     "planned, see docs/operations.md) (at decision_log.path)"),
+     "<config>: invalid_config: an SQLite file path, not a URL: a PostgreSQL decision log is `decision_log.url` "
+     "(at decision_log.path)"),
+    ({}, {"ATTENDANCE_POLICY_DATABASE_URL": "mysql://db/x"},
+     "<config>: invalid_config: 'mysql' is not a PostgreSQL URL: write postgresql://user@host:port/dbname (unset "
+     "for the SQLite file decision_log.path) (at decision_log.url)"),
     ({}, {"ATTENDANCE_POLICY_RULES": "/nonexistent/rules"},
      "<config>: invalid_config: /nonexistent/rules: no such file or directory (at policies.rules)"),
     (_key(sha256="abc"), {}, "<config>: invalid_config: [0]: key 'k': sha256 must be 64 hex digits (make it with "

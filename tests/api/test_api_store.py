@@ -1,23 +1,49 @@
-"""The SQLite decision log: schema versions, durability settings, redaction, time keys."""
+"""The decision log on both backends (SQLite, and PostgreSQL on a throwaway cluster): one suite, then each one's own."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from api.log.postgres import PostgresStore
 from api.log.redaction import REDACTED, redact
 from api.log.sqlite import SQLiteStore
 from api.log.sqlite_schema import SCHEMA_VERSION
-from api.log.store import LogEntry, Query, to_micros
+from api.log.store import DecisionStore, LogEntry, Query, to_micros
 from engine.core.errors import StoreError
 
 
 def _entry(i: int, session: str = "s") -> LogEntry:
     return LogEntry(f"d-{i}", f"2026-06-01T12:00:{i:02d}Z", "p", "1.0.0", "0" * 64, session, "k", f"r-{i}",
                     {"session": {"id": session}}, {"decision_id": f"d-{i}"})
+
+
+def _open(kind: str, where: str) -> DecisionStore:
+    """A store of `kind` on `where`: a second one on the same log stands for another worker or replica."""
+    if kind == "sqlite":
+        return SQLiteStore(where, busy_timeout_ms=50)
+    return PostgresStore(where, timeout_ms=2000)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[DecisionStore, Any]]:
+    """Each backend in turn, migrated, with a factory for a second store on the same log."""
+    where = str(tmp_path / "sub" / "log.sqlite3") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    opened: list[DecisionStore] = []
+
+    def another() -> DecisionStore:
+        opened.append(_open(request.param, where))
+        return opened[-1]
+
+    s = another()
+    s.migrate()
+    yield s, another
+    for o in opened:
+        o.close()
 
 
 @pytest.fixture
@@ -34,6 +60,96 @@ def _pragma(path: str, name: str) -> Any:
         return conn.execute(f"PRAGMA {name}").fetchone()[0]
     finally:
         conn.close()
+
+
+# ---- both backends -----------------------------------------------------------------------------------------
+
+
+def test_append_get_query(any_store: Any) -> None:
+    store, _ = any_store
+    store.migrate()  # idempotent
+    store.append([_entry(i, "a" if i % 2 else "b") for i in range(5)])
+    record = store.get("d-3")
+    assert record is not None and record.entry == _entry(3, "a") and record.seq == 4
+    assert store.get("nope") is None
+    page = store.query(Query(session_id="b", limit=2))
+    assert [r.entry.decision_id for r in page.records] == ["d-0", "d-2"] and page.last_seq == 3
+    rest = store.query(Query(session_id="b", limit=2, after_seq=3))
+    assert [r.entry.decision_id for r in rest.records] == ["d-4"] and rest.last_seq is None
+    window = store.query(Query(since_us=to_micros("2026-06-01T12:00:01Z"), until_us=to_micros("2026-06-01T12:00:03Z")))
+    assert [r.entry.decision_id for r in window.records] == ["d-1", "d-2"]
+
+
+def test_a_failed_batch_commits_nothing(any_store: Any) -> None:
+    store, _ = any_store
+    store.append([_entry(1)])
+    with pytest.raises(StoreError, match="UNIQUE constraint failed|duplicate key value"):
+        store.append([_entry(2), _entry(1)])
+    assert store.get("d-2") is None
+    store.append([_entry(2)])  # the connection recovered
+    assert store.get("d-2") is not None
+
+
+def test_another_process_reads_what_one_wrote_and_probes(any_store: Any) -> None:
+    store, another = any_store
+    other = another()
+    store.append([_entry(1)])
+    other.append([_entry(2)])
+    assert [r.entry.decision_id for r in other.query(Query()).records] == ["d-1", "d-2"]
+    store.probe()
+    other.probe()
+
+
+def test_pins_and_their_history(any_store: Any) -> None:
+    store, another = any_store
+    other = another()
+    before, pins = other.pins()
+    assert pins == {} and other.pins_version() == before
+    pin = store.set_pin("p", "1.0.0", "k1", "r1")
+    assert pin is not None and pin.version == "1.0.0"
+    version, pins = other.pins()
+    assert version > before and pins["p"].version == "1.0.0" and pins["p"].pinned_by == "k1"
+    assert store.set_pin("p", None, "k2", "r2") is None
+    later, pins = other.pins()
+    assert later > version and pins == {}
+    history = other.activations("p")
+    assert [(a.version, a.key_id) for a in history] == [(None, "k2"), ("1.0.0", "k1")]
+    assert other.activations("p", limit=1)[0].key_id == "k2" and other.activations("q") == []
+
+
+def test_purge_deletes_only_older_decisions_and_seqs_are_not_reused(any_store: Any) -> None:
+    store, _ = any_store
+    store.append([_entry(i) for i in range(5)])
+    assert store.purge(to_micros("2026-06-01T12:00:03Z")) == 3
+    assert [r.entry.decision_id for r in store.query(Query()).records] == ["d-3", "d-4"]
+    assert store.purge(to_micros("2026-06-01T12:00:03Z")) == 0
+    store.append([_entry(9)])
+    assert store.get("d-9").seq == 6  # type: ignore[union-attr]
+
+
+def test_after_a_fork_the_child_opens_its_own_connections(any_store: Any) -> None:
+    import os
+
+    store, _ = any_store
+    store.append([_entry(1)])
+    assert store.get("d-1") is not None  # the parent holds its connections
+    store.pins_version()
+    pid = os.fork()
+    if pid == 0:  # the child: the inherited objects are the parent's, so it must open its own
+        code = 1
+        try:
+            store.append([_entry(2)])
+            code = 0 if store.get("d-2") is not None and store.pins_version() == 0 else 3
+            store.close()  # closes only what the child opened
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    store.append([_entry(3)])  # the parent's connections still work
+    assert store.get("d-2") is not None and store.get("d-3") is not None
+
+
+# ---- SQLite ----------------------------------------------------------------------------------------------
 
 
 def test_schema_is_created_once_and_versioned(store: SQLiteStore) -> None:
@@ -54,28 +170,6 @@ def test_unopenable_path(tmp_path: Path) -> None:
     (tmp_path / "dir.sqlite3").mkdir()
     with pytest.raises(StoreError, match="cannot open the decision log"):
         SQLiteStore(str(tmp_path / "dir.sqlite3")).migrate()
-
-
-def test_append_get_query(store: SQLiteStore) -> None:
-    store.append([_entry(i, "a" if i % 2 else "b") for i in range(5)])
-    record = store.get("d-3")
-    assert record is not None and record.entry == _entry(3, "a") and record.seq == 4
-    assert store.get("nope") is None
-    page = store.query(Query(session_id="b", limit=2))
-    assert [r.entry.decision_id for r in page.records] == ["d-0", "d-2"] and page.last_seq == 3
-    rest = store.query(Query(session_id="b", limit=2, after_seq=3))
-    assert [r.entry.decision_id for r in rest.records] == ["d-4"] and rest.last_seq is None
-    window = store.query(Query(since_us=to_micros("2026-06-01T12:00:01Z"), until_us=to_micros("2026-06-01T12:00:03Z")))
-    assert [r.entry.decision_id for r in window.records] == ["d-1", "d-2"]
-
-
-def test_a_failed_batch_commits_nothing(store: SQLiteStore) -> None:
-    store.append([_entry(1)])
-    with pytest.raises(StoreError, match="UNIQUE constraint failed"):
-        store.append([_entry(2), _entry(1)])
-    assert store.get("d-2") is None
-    store.append([_entry(2)])  # the connection recovered
-    assert store.get("d-2") is not None
 
 
 @pytest.mark.parametrize(("text", "micros"), [
@@ -192,26 +286,6 @@ def test_a_writer_lock_that_cannot_be_taken_is_a_store_error(store: SQLiteStore,
     monkeypatch.undo()
     store.append([_entry(2)])
     assert store.get("d-1") is None and store.get("d-2") is not None
-
-
-def test_after_a_fork_the_child_opens_its_own_connections(store: SQLiteStore) -> None:
-    import os
-
-    store.append([_entry(1)])
-    assert store.get("d-1") is not None  # the parent holds a writer, a reader and the lock file
-    pid = os.fork()
-    if pid == 0:  # the child: the inherited objects are the parent's, so it must open its own
-        code = 1
-        try:
-            store.append([_entry(2)])
-            code = 0 if store.get("d-2") is not None else 3
-            store.close()  # closes only what the child opened
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    store.append([_entry(3)])  # the parent's connections still work
-    assert store.get("d-2") is not None and store.get("d-3") is not None
 
 
 def test_a_thread_that_ends_takes_its_reader_with_it(store: SQLiteStore) -> None:
