@@ -85,6 +85,8 @@ def coerce(spec: Field, raw: Any, *, from_env: bool = False, base: Path | None =
         return (tuple(items), "") if items is not None else (None, msg)
     if spec.kind == "keys":
         return parse_keys(raw, from_env)
+    if spec.default is None and raw in (None, ""):
+        return None, ""  # an optional string (decision_log.url), left unset
     if not isinstance(raw, str) or not raw.strip():
         return None, f"{raw!r} is not a non-empty string"
     return raw.strip(), ""
