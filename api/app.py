@@ -19,6 +19,7 @@ from api.lifecycle.manager import Lifecycle
 from api.log.backends import open_backend, setting_of
 from api.log.store import DecisionStore
 from api.state import EXTENSION, AppState, state
+from api.studio import bp as studio
 from api.views import register_views
 from engine.core.errors import PolicyLoadError, Problem, StoreError
 from engine.core.schemas import load_schema
@@ -92,6 +93,7 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
                                          lifecycle=lifecycle)
     auth.install(app, keys)
     register_views(app)
+    app.register_blueprint(studio)
     problems.register(app)
     accesslog.install(app, metrics)
     headers.install(app)

@@ -14,7 +14,7 @@ from engine.policy.loader import RULES_ENV
 
 __all__ = ["ApiKey", "Field", "FIELDS", "Kind", "ROLES", "SEPARATORS", "Settings", "is_loopback", "markdown_table"]
 
-ROLES = ("evaluate", "audit", "admin")
+ROLES = ("evaluate", "audit", "admin", "studio")
 
 Kind = Literal["str", "int", "bool", "path", "paths", "strings", "keys"]
 SEPARATORS: dict[str, str] = {"paths": os.pathsep, "strings": ","}  # a list in one environment variable

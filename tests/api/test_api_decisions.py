@@ -123,7 +123,8 @@ def test_body_limit_is_configurable(make_app: Any) -> None:
     ("get", "/v1/decisions:batch", 405, "method_not_allowed"),
     ("post", "/v1/policies", 405, "method_not_allowed"),
     ("get", "/v2/decisions", 404, "not_found"),
-    ("get", "/", 404, "not_found"),
+    ("post", "/", 405, "method_not_allowed"),  # GET / redirects to the studio
+    ("get", "/studio/nowhere", 404, "not_found"),
 ])
 def test_unknown_routes_and_methods(client: FlaskClient, method: str, path: str, status: int, code: str) -> None:
     resp = getattr(client, method)(path, headers=auth("all"))

@@ -45,7 +45,7 @@ def serve_command() -> list[str]:
 
 def make_tokens() -> dict[str, str]:
     """Fresh random keys for one run: one per role and `all` with every role."""
-    return {name: f"apk_{name}_{secrets.token_urlsafe(32)}" for name in ("evaluate", "audit", "admin", "all")}
+    return {name: f"apk_{name}_{secrets.token_urlsafe(32)}" for name in ("evaluate", "audit", "admin", "studio", "all")}
 
 
 def _toml_value(v: Any) -> str:

@@ -14,13 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = str(ROOT / "rules")
 EXAMPLES = ROOT / "examples" / "facts"
 
-ROLES = ("evaluate", "audit", "admin")
+ROLES = ("evaluate", "audit", "admin", "studio")
 
 # Fixed, obviously fake keys: one per role, one with every role.
 TOKENS = {
     "evaluate": "apk_test_evaluate_000000000000000000000000000000",
     "audit": "apk_test_audit_00000000000000000000000000000000000",
     "admin": "apk_test_admin_00000000000000000000000000000000000",
+    "studio": "apk_test_studio_0000000000000000000000000000000000",
     "all": "apk_test_all_000000000000000000000000000000000000000",
 }
 
