@@ -135,7 +135,7 @@ def _key(**fields: Any) -> dict[str, Any]:
     (_key(roles=["evaluator"]), {},
      "<config>: invalid_config: [0]: key 'k': unknown role 'evaluator'; did you mean 'evaluate'? (at keys)"),
     (_key(roles=[]), {},
-     "<config>: invalid_config: [0]: key 'k': roles must be a non-empty list of evaluate, audit, admin (at keys)"),
+     "<config>: invalid_config: [0]: key 'k': roles must be a non-empty list of evaluate, audit, admin, studio (at keys)"),
     (_key(id="has space"), {},
      "<config>: invalid_config: [0]: id must be 1-64 letters, digits, '.', '_' or '-' (at keys)"),
     (_key(token="x"), {}, "<config>: invalid_config: [0]: unknown field 'token' (at keys)"),
