@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from api.http.problems import NotFound
+from api.http.problems import BadRequest, NotFound
 from api.state import state
 from api.studio.forms import parse_facts
 from api.studio.sentences import comparison, condition_words, rule_sentence, show, title
@@ -15,7 +15,7 @@ from engine.core.errors import FactsError
 from engine.decide.rationale import Decision
 from engine.policy.model import Policy, Rule
 
-__all__ = ["DecisionView", "VersionStatus", "catalogue", "chosen", "decision_view", "matched_words",
+__all__ = ["DecisionView", "VersionStatus", "catalogue", "chosen", "decision_view", "from_ref", "matched_words",
            "must_decide_view", "pair", "pick", "rules_view", "try_version", "version_status"]
 
 
@@ -89,6 +89,14 @@ def chosen(policy_id: str | None, version: str | None) -> Policy:
     engine = state().engine
     pid = engine.policies.known(policy_id) if policy_id else None
     return engine.resolve(pid, version or None).policy
+
+
+def from_ref(ref: str) -> Policy:
+    """A loaded version named `<policy>@<version>`."""
+    policy_id, at, version = ref.partition("@")
+    if not at or not version:
+        raise BadRequest(f"name a version as <policy>@<version>, not {ref!r}")
+    return chosen(policy_id, version)
 
 
 def pick(scenarios: list[Scenario], index: str) -> Scenario:

@@ -82,7 +82,7 @@ def compare() -> ResponseReturnValue:
 @guarded
 def draft() -> ResponseReturnValue:
     if request.method == "GET":
-        start = pages.chosen(*request.args["from"].split("@", 1)).source_text if "from" in request.args else ""
+        start = pages.from_ref(request.args["from"]).source_text if "from" in request.args else ""
         return render_template("studio/draft.html", text=start, outcome=None, sections=form_sections(fresh_values()),
                                versions=pages.catalogue())
     text = draft_text(request.form.get("draft", ""), request.files.get("file"))

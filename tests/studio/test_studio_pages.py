@@ -195,6 +195,12 @@ def test_a_draft_can_start_from_a_loaded_version_or_come_as_a_file(studio: Flask
     assert "unknown_fact" in html
 
 
+@pytest.mark.parametrize(("ref", "status"), [("couples-attendance", 400), ("couples-attendance@", 400),
+                                            ("couples-attendance@9.9.9", 404), ("nobody@1.0.0", 404)])
+def test_a_draft_starts_only_from_a_loaded_version(studio: FlaskClient, ref: str, status: int) -> None:
+    assert studio.get(f"/studio/draft?from={ref}").status_code == status
+
+
 def test_an_empty_draft_is_a_bad_request(studio: FlaskClient) -> None:
     resp = studio.post("/studio/draft", data={"draft": "  ", "action": "check"})
     assert (resp.status_code, resp.get_json()["code"]) == (400, "invalid_request")
