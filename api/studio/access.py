@@ -18,21 +18,14 @@ from flask import Response, current_app, g, request
 from api.http.auth import KEYS, KeyRing
 from api.http.problems import Forbidden, Unauthenticated
 
-__all__ = ["CSP", "STUDIO_ROLES", "StudioUnauthenticated", "guarded", "page_headers"]
+__all__ = ["BASIC_CHALLENGE", "CSP", "STUDIO_ROLES", "guarded", "page_headers"]
 
 STUDIO_ROLES = ("studio", "audit")
 # Only the service's own styles and script; forms post back to the service only.
 CSP = ("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
+BASIC_CHALLENGE = 'Basic realm="attendance-policy studio", charset="UTF-8"'  # so the browser asks for the key
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class StudioUnauthenticated(Unauthenticated):
-    """401 with a Basic challenge, so the browser asks for the key."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.headers = {"WWW-Authenticate": 'Basic realm="attendance-policy studio", charset="UTF-8"'}
 
 
 def _bearer(header: str | None) -> str | None:
@@ -62,7 +55,8 @@ def guarded(view: F) -> F:
         try:
             caller = ring.authenticate(_bearer(request.headers.get("Authorization")), request.remote_addr)
         except Unauthenticated as e:
-            raise StudioUnauthenticated(e.message) from e
+            e.headers["WWW-Authenticate"] = BASIC_CHALLENGE  # the API's 401, with a challenge a browser answers
+            raise
         g.caller = caller
         if not caller.roles & set(STUDIO_ROLES):
             raise Forbidden(f"the key {caller.key_id!r} has neither the 'studio' nor the 'audit' role")

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from support.lifecycle import version_text
 from support.live import LiveServer
@@ -44,12 +45,13 @@ def test_open_a_version_and_try_one_partner_absent_for_work(live: LiveServer, pa
     page.goto(live.url + "/")
     assert page.url == live.url + "/studio/"
     page.get_by_role("link", name="1.0.0", exact=True).click()
-    assert page.get_by_role("heading", level=1).inner_text().endswith("1.0.0")
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"1\.0\.0$"))
     assert page.locator("#rule-CA-011 .sentence").inner_text().startswith(
         "CA-011 When session type is couples, partners present is less than partners expected")
     page.get_by_role("link", name="Try a session on this version").click()
     fill(page, FORM)
     page.get_by_role("button", name="Decide").click()
+    expect(page.locator("#decision-h")).to_have_text("Decision of couples-attendance@1.0.0")
     recs = page.locator("li.rec").evaluate_all("els => els.map(e => e.dataset.rec)")
     assert recs == ["no_attendance_penalty", "proceed_as_solo_session", "check_in_with_attending_partner",
                     "adjust_session_goals", "document_missed_session", "inform_both_partners",
@@ -77,10 +79,11 @@ def test_compare_two_versions(live: LiveServer, page: Any) -> None:
     page.get_by_label("Old version").select_option("1.0.0")
     page.get_by_label("New version").select_option("1.1.0")
     page.get_by_role("button", name="Compare").click()
-    assert page.locator("#impact-h").inner_text() == "Impact: couples-attendance@1.0.0 → couples-attendance@1.1.0"
+    expect(page.locator("#impact-h")).to_have_text("Impact: couples-attendance@1.0.0 → couples-attendance@1.1.0")
     row = page.locator('tr[data-rec="offer_flexible_scheduling"] td')
     assert [row.nth(i).inner_text() for i in (1, 2, 3)] == ["removed", "given by CA-030 (info)", "—"]
     page.get_by_role("link", name="Try it on 1.1.0").first.click()
+    expect(page.locator("#decision-h")).to_have_text("Decision of couples-attendance@1.1.0")
     assert "offer_flexible_scheduling" not in page.locator("li.rec").evaluate_all("e => e.map(x => x.dataset.rec)")
     page.go_back()
     assert serious(axe_violations(page)) == []
@@ -92,11 +95,12 @@ def test_paste_a_broken_draft_and_see_the_error_at_its_line(live: LiveServer, pa
     page.goto(live.url + "/studio/draft")
     page.get_by_label("Draft YAML").fill(draft)
     page.get_by_role("button", name="Check the draft").click()
+    expect(page.locator("#verdict-h")).to_have_text("1 problem in the draft")
     problem = page.locator("ol.problems li").first
     assert re.match(rf"draft\.yaml:{line}:18 unknown_fact: .*unknown fact 'clinical\.safety_concerns'; did you mean "
                     r"'clinical\.safety_concern'\?", problem.inner_text())
     problem.get_by_role("link").click()
-    assert page.url.endswith(f"#L{line}")
+    expect(page).to_have_url(re.compile(rf"#L{line}$"))
     marked = page.locator("tr.problem-line")
     assert marked.count() == 1 and marked.get_attribute("id") == f"L{line}"
     assert "clinical.safety_concerns" in marked.locator("td code").inner_text()
@@ -108,13 +112,13 @@ def test_a_fixed_draft_is_tried_on_the_page(live: LiveServer, page: Any) -> None
     text = page.get_by_label("Draft YAML").input_value()
     page.get_by_label("Draft YAML").fill(text.replace("version: 1.1.0\n", "version: 1.2.0\n", 1))
     page.get_by_role("button", name="Check the draft").click()
-    assert "the first changelog entry must describe version 1.2.0" in page.locator("ol.problems").inner_text()
+    expect(page.locator("ol.problems")).to_contain_text("the first changelog entry must describe version 1.2.0")
     page.get_by_label("Draft YAML").fill(text.replace("version: 1.1.0\n", "version: 1.2.0\n"))  # and its entry
     page.get_by_role("button", name="Check the draft").click()
-    assert page.locator("#verdict-h").inner_text() == "The draft passes the gate: couples-attendance@1.2.0"
+    expect(page.locator("#verdict-h")).to_have_text("The draft passes the gate: couples-attendance@1.2.0")
     fill(page, FORM)
     page.get_by_role("button", name="Try this session on the draft").click()
-    assert page.locator("#decision-h").inner_text() == "Decision of couples-attendance@1.2.0"
+    expect(page.locator("#decision-h")).to_have_text("Decision of couples-attendance@1.2.0")
     assert live.call("GET", "/v1/policies/couples-attendance")[1]["versions"][-1]["version"] == "1.1.0"
 
 
