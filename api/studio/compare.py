@@ -22,14 +22,18 @@ _lock = threading.Lock()
 _FOLDERS = re.compile(r"[^\s()]*/(?=[^/\s()]+/tests/)")  # where the rules directory sits on the server
 
 
-def impact(old: Policy, new: Policy) -> dict[str, Any]:
-    """The structured impact report (`diff --format json`) of `old` -> `new`, with the same scenarios."""
+def impact(old: Policy, new: Policy, *, beside: Policy | None = None) -> dict[str, Any]:
+    """The structured impact report (`diff --format json`) of `old` -> `new`, with the same scenarios.
+
+    `beside`: take the scenarios from this version's folder only (a draft has no folder of its own).
+    """
     key = (old.key, old.sha256, new.key, new.sha256)
     with _lock:
         hit = _cache.get(key)
     if hit is not None:
         return hit
-    report = to_dict(diff_policies(old, new, diff_cases(None, old, new)))
+    folders = None if beside is None else [str(Path(beside.file).parent / "tests")]
+    report = to_dict(diff_policies(old, new, diff_cases(folders, old, new)))
     with _lock:
         if len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))

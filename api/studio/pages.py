@@ -15,8 +15,8 @@ from engine.core.errors import FactsError
 from engine.decide.rationale import Decision
 from engine.policy.model import Policy, Rule
 
-__all__ = ["DecisionView", "VersionStatus", "catalogue", "chosen", "decision_view", "from_ref", "matched_words",
-           "must_decide_view", "pair", "pick", "rules_view", "try_version", "version_status"]
+__all__ = ["DecisionView", "VersionStatus", "catalogue", "chosen", "decision_view", "from_ref", "loaded_versions",
+           "matched_words", "must_decide_view", "pair", "pick", "rules_view", "try_version", "version_status"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class VersionStatus:
 
 def version_status(policy_id: str) -> list[VersionStatus]:
     """Every loaded version of a policy, newest first, with active / scheduled / pinned."""
+    state().lifecycle.sync_pins()  # a pin made through another worker shows here at once, as in /v1/status
     life = policy_lifecycle(state().lifecycle, policy_id)
     pin = (life["pin"] or {}).get("version")
     return [VersionStatus(p, p.version == life["active_version"], p.version == life["scheduled_version"],
@@ -130,6 +131,12 @@ def pair(policy_id: str | None, old: str | None, new: str | None) -> tuple[Polic
     newest = versions[-1]
     before = versions[-2] if len(versions) > 1 else None
     return (by_version[old] if old else before), (by_version[new] if new else newest), versions
+
+
+def loaded_versions(policy_id: str) -> list[Policy]:
+    """The loaded versions of a policy, newest first; none when the service does not have it."""
+    policies = state().engine.policies
+    return list(reversed(policies.versions(policy_id))) if policy_id in policies.policy_ids() else []
 
 
 def must_decide_view(policy: Policy) -> list[dict[str, Any]]:

@@ -89,9 +89,16 @@ def draft() -> ResponseReturnValue:
     if not text.strip():
         raise BadRequest("paste a draft version's YAML, or choose a file")
     entered = query_values(request.form.items(multi=True))
-    trying = request.form.get("action") == "try"
-    outcome = check_draft(text, parse_facts(entered) if trying else None)
+    action = request.form.get("action")
+    outcome = check_draft(text, parse_facts(entered) if action == "try" else None)
     errors = {p.path: p.message for p in outcome.fact_problems}
+    against = pages.loaded_versions(outcome.policy.id) if outcome.admitted and outcome.policy else []
+    old, report = None, None
+    if action == "compare" and against and outcome.policy is not None:
+        old = pages.chosen(outcome.policy.id, request.form.get("against"))
+        report = impact(old, outcome.policy, beside=old)
     return render_template("studio/draft.html", text=text, outcome=outcome, versions=pages.catalogue(),
                            sections=form_sections(entered or fresh_values(), errors), errors=errors,
-                           result=pages.decision_view(outcome.decision) if outcome.decision else None)
+                           result=pages.decision_view(outcome.decision) if outcome.decision else None,
+                           against=against, report=report, old=old, new=outcome.policy, draft=True,
+                           kinds=KIND_TITLES, flatten=flatten, short_paths=short_paths)

@@ -119,6 +119,10 @@ def test_a_fixed_draft_is_tried_on_the_page(live: LiveServer, page: Any) -> None
     fill(page, FORM)
     page.get_by_role("button", name="Try this session on the draft").click()
     expect(page.locator("#decision-h")).to_have_text("Decision of couples-attendance@1.2.0")
+    page.get_by_label("Loaded version").select_option("1.0.0")
+    page.get_by_role("button", name="Compare with the draft").click()
+    expect(page.locator("#impact-h")).to_have_text("Impact: couples-attendance@1.0.0 → couples-attendance@1.2.0")
+    assert serious(axe_violations(page)) == []
     assert live.call("GET", "/v1/policies/couples-attendance")[1]["versions"][-1]["version"] == "1.1.0"
 
 

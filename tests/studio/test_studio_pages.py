@@ -186,6 +186,16 @@ def test_a_good_draft_is_admitted_and_tried_without_being_saved_or_served(studio
     assert studio.get(f"/studio/policies/{POLICY}/1.2.0").status_code == 404
 
 
+def test_a_draft_is_compared_with_a_loaded_version(studio: FlaskClient) -> None:
+    draft = version_text("1.2.0").replace("value: [scheduling_conflict, work, caregiving]", "value: [caregiving]")
+    html = text(studio.post("/studio/draft", data={"draft": draft, "action": "compare", "against": "1.0.0"}))
+    assert "Impact: couples-attendance@1.0.0 → couples-attendance@1.2.0" in html
+    rows = dict(re.findall(r'<tr data-rec="([^"]+)">.*?<td>([^<]*)</td><th', html, re.S))
+    assert rows == {"offer_flexible_scheduling": "removed"}
+    assert "Try this case on 1.0.0" in html and "Try it on 1.2.0" not in html  # the draft is served nowhere
+    assert '<option value="1.1.0">1.1.0</option>' in html
+
+
 def test_a_draft_can_start_from_a_loaded_version_or_come_as_a_file(studio: FlaskClient) -> None:
     html = text(studio.get(f"/studio/draft?from={POLICY}@1.0.0"))
     assert "version: 1.0.0" in html
