@@ -62,3 +62,10 @@ def live(tmp_path_factory: pytest.TempPathFactory, studio_rules: Path) -> Iterat
     """A real `attendance-policy serve` over the two versions, without keys (loopback)."""
     with serving(tmp_path_factory.mktemp("live"), tokens={}, workers=1, rules=[studio_rules]) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def keyed_live(tmp_path_factory: pytest.TempPathFactory, studio_rules: Path) -> Iterator[LiveServer]:
+    """The same with keys: one per role (support.live.make_tokens), so the studio asks for one."""
+    with serving(tmp_path_factory.mktemp("keyed"), workers=1, rules=[studio_rules]) as server:
+        yield server

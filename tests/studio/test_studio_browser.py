@@ -139,3 +139,22 @@ def test_keyboard_reaches_the_content_first(live: LiveServer, page: Any) -> None
     assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+@pytest.mark.parametrize(("role", "status"), [("studio", 200), ("audit", 200), ("evaluate", 403)])
+def test_with_keys_the_browser_sends_the_key_it_is_asked_for(keyed_live: LiveServer, chromium: Any, role: str,
+                                                             status: int) -> None:
+    context = chromium.new_context(http_credentials={"username": "director", "password": keyed_live.tokens[role]})
+    try:
+        page = context.new_page()
+        resp = page.goto(keyed_live.url + "/studio/")
+        assert resp is not None and resp.status == status
+        if status == 200:
+            expect(page.get_by_role("heading", level=1)).to_have_text("Policies")
+    finally:
+        context.close()
+
+
+def test_with_keys_no_key_gets_the_challenge(keyed_live: LiveServer) -> None:
+    reply = keyed_live.request("GET", "/studio/")
+    assert reply.status == 401 and reply.headers["www-authenticate"].startswith("Basic ")
