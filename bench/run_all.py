@@ -16,6 +16,7 @@ FULL = [
     ["peers.py"],
     ["tooling.py"],
     ["gate_cost.py"],
+    ["replicas_bench.py"],
 ]
 SMOKE = [
     ["engine_overhead.py", "--n", "200"],
@@ -25,6 +26,7 @@ SMOKE = [
     ["peers.py", "--n", "200"],
     ["tooling.py", "--repeat", "1"],
     ["gate_cost.py", "--repeat", "1", "--smoke"],
+    ["replicas_bench.py", "--seconds", "1", "--rounds", "1", "--connections", "2"],
 ]
 
 

@@ -115,3 +115,12 @@ def test_gate_cost_smoke():
     result = _result("gate_cost")
     assert len(result["rows"]) == 4 and result["worst_s"] > 0
     assert "largest accepted version:" in out
+
+
+def test_replicas_bench_smoke():
+    out = _run("replicas_bench.py", "--seconds", "1", "--rounds", "1", "--connections", "2")
+    result = _result("replicas")
+    runs = ("one_sqlite", "one_pg", "one_pg_nginx", "two_pg_nginx")
+    assert all(result[name]["errors"] == 0 and result[name]["requests"] > 0 for name in runs)
+    assert result["one_sqlite"]["commits_per_s"] is None and result["two_pg_nginx"]["commits_per_s"] > 0
+    assert set(result["ratios"]) == set(runs) and "of one_sqlite" in out
