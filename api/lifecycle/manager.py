@@ -268,7 +268,7 @@ class Lifecycle:
         self.sync_pins()
         self.adopt()
         self.reload(trigger, force=force)
-        self.publish()
+        self.publish(refresh=True)
 
     # ---- what this worker reports ------------------------------------------------------------------------------
 
@@ -293,14 +293,15 @@ class Lifecycle:
                 out[pid] = None
         return out
 
-    def publish(self) -> None:
+    def publish(self, *, refresh: bool = False) -> None:
+        """This worker's state on the board (and, on PostgreSQL, in its heartbeat row: `refresh` from the tick)."""
         with self._publish_lock:
             state = self.state()
             try:
                 self.board.put(state)
             except OSError as e:
                 log.warning("cannot publish the worker's policy state: %s", e)
-            self.replicas.beat(state, self.pins_version)  # the other replicas see it (PostgreSQL only)
+            self.replicas.beat(state, self.pins_version, refresh=refresh)  # other replicas see it (PostgreSQL)
 
 
 

@@ -1,8 +1,8 @@
 """Replicas sharing one PostgreSQL decision log: each worker's heartbeat row, and who has not converged.
 
-A replica is one `attendance-policy serve` (`host:port`); each of its workers beats (at
-most every BEAT_S, and at once when what it serves changes) from its publish step, and
-leaves the list when it stops. `/v1/status` lists the replicas whose workers beat
+A replica is one `attendance-policy serve` (`host:port`); each of its workers beats from
+its poller's tick (every `policies.poll_interval_ms`, at most every BEAT_S) and at once
+when what it serves changes, and leaves the list when it stops. `/v1/status` lists the replicas whose workers beat
 recently, with the versions they serve, and names each that serves another policy set
 than the newest one loaded anywhere, or pins older than the newest pin change.
 """
@@ -40,11 +40,13 @@ class ReplicaBeats:
         self._last: tuple[dict[str, Any], float] | None = None
         self._failing = False
 
-    def beat(self, state: WorkerState, pins_version: int) -> None:
+    def beat(self, state: WorkerState, pins_version: int, *, refresh: bool = False) -> None:
+        """Write the row when what this worker serves changed, or (`refresh`: the poller's tick) when it is older
+        than BEAT_S; a request's thread thus never waits on a heartbeat while nothing changes."""
         if self.shared is None:
             return
         summary, now = _summary(state, pins_version), time.monotonic()
-        if self._last is not None and self._last[0] == summary and now - self._last[1] < BEAT_S:
+        if self._last is not None and self._last[0] == summary and (not refresh or now - self._last[1] < BEAT_S):
             return
         self._last = (summary, now)  # a failed beat is not retried before BEAT_S either
         try:
