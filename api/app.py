@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, g, request
 
+from api import cdshooks
 from api.config.loader import ConfigError, load_settings
 from api.config.settings import Settings
 from api.http import accesslog, auth, headers, problems
@@ -94,6 +95,7 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
     auth.install(app, keys)
     register_views(app)
     app.register_blueprint(studio)
+    cdshooks.install(app)
     problems.register(app)
     accesslog.install(app, metrics)
     headers.install(app)

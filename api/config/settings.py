@@ -139,6 +139,21 @@ class Settings:
                                    1024, 256 * 1024 * 1024, help="largest `POST /v1/decisions:batch` body")
     max_batch_items: int = setting(1000, "limits", "int", "ATTENDANCE_POLICY_MAX_BATCH_ITEMS", 1, 100_000,
                                    help="most items in a batch")
+    issuers: tuple[str, ...] = setting((), "cds_hooks", "strings", "ATTENDANCE_POLICY_CDS_ISSUERS",
+                                       help="CDS clients (EHRs) trusted to call `/cds-services`, each "
+                                            "`<iss> <JWKS file or https URL>`; their bearer JWTs are verified "
+                                            "(ES384 or RS384). Unset: `/cds-services` is open to loopback "
+                                            "callers when `keys` is empty too, and closed otherwise "
+                                            "([CDS Hooks](cds-hooks.md))")
+    base_url: str | None = setting(None, "cds_hooks", "str", "ATTENDANCE_POLICY_CDS_BASE_URL",
+                                   help="the service's public base URL (e.g. `https://cds.example.org`): a JWT's "
+                                        "`aud` must be this plus the path called; required with `issuers`")
+    token_lifetime_s: int = setting(300, "cds_hooks", "int", "ATTENDANCE_POLICY_CDS_TOKEN_LIFETIME_S", 10, 3600,
+                                    help="the longest a CDS client JWT may still be valid (`exp` minus now); "
+                                         "each `jti` is remembered until its `exp`, so a replay is refused")
+    cors_origins: tuple[str, ...] = setting((), "cds_hooks", "strings", "ATTENDANCE_POLICY_CDS_CORS_ORIGINS",
+                                            help="browser origins (e.g. `https://ehr.example.org`) allowed to call "
+                                                 "`/cds-services` across origins (CORS); `*` for any. Unset: none")
     keys: tuple[ApiKey, ...] = setting((), "", "keys", "ATTENDANCE_POLICY_KEYS",
                                        help="API keys, below; the environment replaces the file's list")
     source: str = "<defaults>"  # not a setting: where the values were read from

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import orjson
 
-from api.log.sqlite_schema import COLUMNS, MIGRATIONS, SCHEMA_VERSION, record
-from api.log.store import Activation, LogEntry, Page, Pin, Query, Record, to_micros
+from api.log import sqlite_cds
+from api.log.sqlite_schema import HOOK_COLUMNS, MIGRATIONS, SCHEMA_VERSION, hook_json, record
+from api.log.store import Activation, Feedback, LogEntry, Page, Pin, Query, Record, to_micros
 from engine.core.errors import StoreError
 from engine.core.timefmt import utc_text
 
@@ -205,19 +206,20 @@ class SQLiteStore:
             return
         rows = [(e.decision_id, e.evaluated_at, to_micros(e.evaluated_at), _now(), e.policy_id, e.policy_version,
                  e.policy_sha256, e.session_id, e.key_id, e.request_id,
-                 orjson.dumps(e.facts).decode(), orjson.dumps(e.decision).decode())
+                 orjson.dumps(e.facts).decode(), orjson.dumps(e.decision).decode(), hook_json(e.hook))
                 for e in entries]
         with self._write() as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
                 "INSERT INTO decisions (decision_id, evaluated_at, evaluated_us, logged_at, policy_id, "
-                "policy_version, policy_sha256, session_id, key_id, request_id, facts, decision) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                "policy_version, policy_sha256, session_id, key_id, request_id, facts, decision, hook) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            sqlite_cds.insert_cards(conn, entries)
             conn.execute("COMMIT")  # synchronous=FULL: on disk when this returns
 
     def get(self, decision_id: str) -> Record | None:
         with self._read() as conn:
-            row = conn.execute(f"SELECT {COLUMNS} FROM decisions WHERE decision_id = ?", (decision_id,)).fetchone()
+            row = conn.execute(f"SELECT {HOOK_COLUMNS} FROM decisions WHERE decision_id = ?", (decision_id,)).fetchone()
         return record(row) if row else None
 
     def query(self, q: Query) -> Page:
@@ -228,7 +230,7 @@ class SQLiteStore:
             if value is not None:
                 where.append(clause)
                 args.append(value)
-        sql = f"SELECT {COLUMNS} FROM decisions WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        sql = f"SELECT {HOOK_COLUMNS} FROM decisions WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
         with self._read() as conn:
             rows = conn.execute(sql, (*args, q.limit + 1)).fetchall()
         records = [record(r) for r in rows[: q.limit]]
@@ -318,8 +320,27 @@ class SQLiteStore:
         with self._write() as conn:
             conn.execute("BEGIN IMMEDIATE")
             gone = conn.execute("DELETE FROM decisions WHERE evaluated_us < ?", (before_us,)).rowcount
+            sqlite_cds.purge(conn)  # their cards and the feedback on them go with them
             conn.execute("COMMIT")  # AUTOINCREMENT: a purged seq is never handed out again
         return int(gone)
+
+    def record_feedback(self, items: Sequence[Feedback]) -> list[str]:
+        with self._write() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            unknown = sqlite_cds.record_feedback(conn, items, _now())
+            conn.execute("ROLLBACK" if unknown else "COMMIT")
+        return unknown
+
+    def feedback_for(self, decision_id: str) -> list[Feedback]:
+        with self._read() as conn:
+            return sqlite_cds.feedback_for(conn, decision_id)
+
+    def claim_token(self, key: str, expires_us: int) -> bool:
+        with self._write() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            fresh = sqlite_cds.claim_token(conn, key, expires_us, to_micros(_now()))
+            conn.execute("COMMIT")
+        return fresh
 
     def close(self) -> None:
         with self._lock, self._registry:

@@ -9,8 +9,22 @@ from typing import Any, Protocol, runtime_checkable
 
 from engine.core.timefmt import parse
 
-__all__ = ["Activation", "DecisionStore", "Heartbeat", "LogEntry", "Page", "Pin", "Query", "Record", "Replicas",
-           "to_micros"]
+__all__ = ["Activation", "DecisionStore", "Feedback", "Heartbeat", "HookCall", "HookLog", "LogEntry", "Page",
+           "Pin", "Query", "Record", "Replicas", "to_micros"]
+
+
+@dataclass(frozen=True)
+class HookCall:
+    """The CDS Hooks call a decision answered (api/cdshooks): service, hook, hook instance, the cards shown."""
+
+    service_id: str
+    hook: str
+    hook_instance: str
+    cards: tuple[tuple[str, str], ...] = ()  # (card uuid, recommendation id), in the order shown
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"service": self.service_id, "hook": self.hook, "hook_instance": self.hook_instance,
+                "cards": [{"uuid": u, "recommendation": r} for u, r in self.cards]}
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,7 @@ class LogEntry:
     request_id: str
     facts: dict[str, Any]
     decision: dict[str, Any]
+    hook: HookCall | None = None  # set when a CDS Hooks call asked for the decision
 
 
 @dataclass(frozen=True)
@@ -43,7 +58,31 @@ class Record:
                 "evaluated_at": e.evaluated_at,
                 "policy": {"id": e.policy_id, "version": e.policy_version, "sha256": e.policy_sha256},
                 "session_id": e.session_id, "key_id": e.key_id, "request_id": e.request_id,
-                "facts": e.facts, "decision": e.decision}
+                "facts": e.facts, "decision": e.decision, **({"cds_hooks": e.hook.to_dict()} if e.hook else {})}
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What a user did with one CDS Hooks card of a logged decision (`POST /cds-services/{id}/feedback`)."""
+
+    card: str  # the card's uuid
+    outcome: str  # accepted | overridden
+    outcome_timestamp: str
+    accepted_suggestions: tuple[str, ...] = ()
+    override_reason: dict[str, str] | None = None  # the Coding chosen; a free-text userComment is never kept
+    key_id: str = ""
+    request_id: str = ""
+    decision_id: str = ""  # filled in by the store, from the card
+    received_at: str = ""  # filled in by the store
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"card": self.card, "outcome": self.outcome, "outcome_timestamp": self.outcome_timestamp,
+                               "received_at": self.received_at, "key_id": self.key_id, "request_id": self.request_id}
+        if self.accepted_suggestions:
+            out["accepted_suggestions"] = list(self.accepted_suggestions)
+        if self.override_reason:
+            out["override_reason"] = dict(self.override_reason)
+        return out
 
 
 @dataclass(frozen=True)
@@ -148,6 +187,25 @@ class Replicas(Protocol):
 
     def heartbeats(self, within_s: float) -> list[Heartbeat]:
         """Every worker that beat within the last `within_s` seconds, by replica then pid."""
+
+
+@runtime_checkable
+class HookLog(Protocol):
+    """A store that keeps what CDS Hooks needs (api/cdshooks): the cards each decision showed (written by `append`
+    from `LogEntry.hook`), the feedback on them, and the JWT ids seen. SQLite has it; a backend without it serves
+    no /cds-services."""
+
+    def record_feedback(self, items: Sequence[Feedback]) -> list[str]:
+        """Store every item with the decision whose CDS Hooks call showed its card, in one transaction.
+
+        Returns the card uuids no logged decision showed; then nothing is stored."""
+
+    def feedback_for(self, decision_id: str) -> list[Feedback]:
+        """The feedback on a decision's cards, in the order it arrived."""
+
+    def claim_token(self, key: str, expires_us: int) -> bool:
+        """Remember a one-time token id (a CDS client JWT's issuer and `jti`) until `expires_us` (UTC
+        microseconds): True the first time, False for a replay while it is remembered."""
 
 
 def to_micros(timestamp: str) -> int:

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from api.http.auth import requires
 from api.http.problems import InvalidQuery, LogUnavailable, NotFound
-from api.log.store import Page, Query, to_micros
+from api.log.store import HookLog, Page, Query, to_micros
 from api.state import state
 from engine.core.errors import StoreError
 from engine.core.schemas import FORMAT_CHECKER
@@ -80,7 +80,14 @@ def get_decision(decision_id: str) -> ResponseReturnValue:
         raise LogUnavailable(f"the decision log cannot be read: {e}") from e
     if record is None:
         raise DecisionNotFound(f"no decision {decision_id!r} in the decision log")
-    return jsonify(record.to_dict())
+    body = record.to_dict()
+    store = state().store
+    if record.entry.hook is not None and isinstance(store, HookLog):  # a CDS Hooks decision: what was done with it
+        try:
+            body["feedback"] = [f.to_dict() for f in store.feedback_for(decision_id)]
+        except StoreError as e:
+            raise LogUnavailable(f"the decision log cannot be read: {e}") from e
+    return jsonify(body)
 
 
 @bp.get("/v1/decisions")
