@@ -25,6 +25,7 @@ from support.logdb import decision_count
 from support.service import KEYS, RULES, TOKENS, facts
 
 WRONG_KEY = "apk_wrong_" + "z" * 43
+CDS_HOOKS = "/cds-services"
 ROLES = ("evaluate", "audit", "admin")
 PATH_VALUES = {"policy_id": "couples-attendance", "version": "1.0.0"}
 
@@ -53,12 +54,29 @@ def _operations_of(doc: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     return out
 
 
+def _routes(app: Flask) -> set[tuple[str, str]]:
+    return {(m, r.rule) for r in app.url_map.iter_rules() if r.endpoint != "static"
+            and r.endpoint.split(".")[0] != "studio" for m in r.methods or () if m not in ("HEAD", "OPTIONS")}
+
+
 def test_every_route_is_documented(keyed: Flask) -> None:
+    """Except CDS Hooks' own endpoints: it has its own discovery (docs/cds-hooks.md), and the next test."""
     documented = {(m, re.sub(r"\{(\w+)\}", r"<\1>", p)) for m, p, _ in _operations(keyed)}
     # The studio's HTML pages are not API operations: tests/studio/test_studio_access.py checks their keys.
-    routes = {(m, r.rule) for r in keyed.url_map.iter_rules() if r.endpoint != "static"
-              and r.endpoint.split(".")[0] != "studio" for m in r.methods or () if m not in ("HEAD", "OPTIONS")}
+    routes = {(m, r) for m, r in _routes(keyed) if not r.startswith(CDS_HOOKS)}
     assert routes - documented == set(), "routes missing from /openapi.json (and so from this matrix)"
+
+
+@pytest.mark.parametrize("who", [None, "wrong", "evaluate", "all"])
+def test_cds_hooks_routes_take_no_api_key(keyed: Flask, who: str | None) -> None:
+    """With API keys and no CDS client issuers, every CDS Hooks route refuses every caller (a JWT is needed)."""
+    client = keyed.test_client()
+    cds = sorted((m, r.replace("<service_id>", "couples-attendance")) for m, r in _routes(keyed)
+                 if r.startswith(CDS_HOOKS))
+    assert len(cds) == 3
+    for method, path in cds:
+        resp = client.open(path, method=method, json={} if method == "POST" else None, headers=_auth(who))
+        assert (resp.status_code, resp.get_json()["code"]) == (401, "unauthenticated"), (method, path)
 
 
 def _concrete(client: FlaskClient, template: str) -> str:
