@@ -1,4 +1,4 @@
-"""`attendance-policy serve`, `attendance-policy keys {new,hash}` and `attendance-policy replay`."""
+"""`attendance-policy serve`, `keys {new,hash}`, `replay`, and `diff --log` (the decision log as traffic)."""
 
 from __future__ import annotations
 
@@ -170,14 +170,29 @@ def _replay_parser(sub: Any) -> None:
     r.set_defaults(func=cmd_replay)
 
 
+def _diff_log_options(sub: Any) -> None:
+    """`diff OLD NEW --log DB [--since] [--until]`: the engine's diff, fed the decision log read here."""
+    from api.log.traffic import open_log
+
+    diff = sub.choices.get("diff")
+    if diff is None:
+        return
+    diff.add_argument("--log", metavar="DB", help="also re-decide the decisions in this decision log (SQLite)")
+    diff.add_argument("--since", metavar="DATE", help="with --log: decisions evaluated at or after (YYYY-MM-DD or "
+                                                      "RFC 3339)")
+    diff.add_argument("--until", metavar="DATE", help="with --log: decisions evaluated before")
+    diff.set_defaults(open_log=open_log)
+
+
 def register(sub: Any) -> None:
-    """Add `serve`, `keys`, `replay` and `db` to the `attendance-policy` command."""
+    """Add `serve`, `keys`, `replay` and `db` to the `attendance-policy` command, and `--log` to `diff`."""
     from api.db_commands import register as register_db
 
     _serve_parser(sub)
     _keys_parser(sub)
     _replay_parser(sub)
     register_db(sub)
+    _diff_log_options(sub)
 
 
 def read_pins(database: str | None) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import pytest
 
 from engine.analysis.logic import PolicyLogic, collapse
 from engine.analysis.space import ABSENT, build_space, case_key, numeric_points, to_facts
-from engine.ci.diff import _slices
 from engine.facts.prepare import FactSpec, validate_facts
+from engine.impact.cases import slices
 from engine.policy.loader import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ def test_case_key_ignores_the_session_id():
 def test_every_enumerated_case_is_valid_session_facts():
     logics = [PolicyLogic(DEFAULT)]
     seen = set()
-    for paths in _slices(SPACE, logics):
+    for paths in slices(SPACE, logics):
         for assign in SPACE.assignments(paths):
             facts = to_facts(assign, "case")
             if case_key(facts) not in seen:

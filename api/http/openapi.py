@@ -20,7 +20,7 @@ __all__ = ["API_SCHEMAS", "component_name", "document"]
 API_SCHEMAS: tuple[str, ...] = (
     "session-facts", "policy", "decision-request", "decision-batch-request", "decision", "decision-batch-response",
     "decision-record", "decision-record-page", "policy-list", "policy-info", "policy-version", "health", "problem",
-    "status", "reload-result", "reload-pending", "activate-request", "activation",
+    "status", "reload-result", "reload-pending", "activate-request", "activation", "impact-report",
 )
 
 _STATUS = {
@@ -79,6 +79,7 @@ def _body(stem: str) -> dict[str, Any]:
 
 
 def _decision_paths() -> dict[str, Any]:
+    ref = {"type": "string", "pattern": "^[^@]+@[0-9]+[.][0-9]+[.][0-9]+$"}
     audit_params = [
         _param("session_id", "query", "Only this session's decisions.", {"type": "string"}),
         _param("since", "query", "Evaluated at or after (RFC 3339).", {"type": "string", "format": "date-time"}),
@@ -100,6 +101,16 @@ def _decision_paths() -> dict[str, Any]:
                         _json("decision-batch-response", "One result per item; all decisions logged together"),
                         (400, 401, 403, 413, 415, 503), requestBody=_body("decision-batch-request")),
         },
+        "/v1/audit/impact": {"get": _op(
+            "getImpact", "Impact of one loaded version against another, on generated cases and this log", "audit",
+            _json("impact-report", "The impact report (as `attendance-policy diff --format json`)"),
+            (400, 401, 403, 404, 503), parameters=[
+                _param("old", "query", "`<policy>@<version>` (default: the version in effect)", ref),
+                _param("new", "query", "`<policy>@<version>` (default: the newest loaded)", ref),
+                *audit_params[1:3],
+                _param("limit", "query", "At most this many logged decisions.",
+                       {"type": "integer", "minimum": 1, "maximum": 100000, "default": 10000}),
+                _param("generated", "query", "Also the generated cases.", {"type": "boolean", "default": True})])},
         "/v1/decisions/{decision_id}": {
             "get": _op("getDecision", "One logged decision", "audit", _json("decision-record", "The logged decision"),
                        (401, 403, 404, 503),

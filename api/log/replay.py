@@ -23,7 +23,7 @@ from engine.facts.prepare import prepare_facts
 from engine.policy.loader import load_policy, policy_files
 from engine.policy.model import Policy
 
-__all__ = ["ReplayResult", "load_version", "replay"]
+__all__ = ["ReplayResult", "load_version", "replay", "without"]
 
 _IDENTITY = ("decision_id", "evaluated_at")  # the same by construction; not part of the outcome
 _KEYED = {"recommendations": "id", "suppressed": "id", "not_fired": "rule"}
@@ -88,7 +88,7 @@ def replay(record: Record, policy: Policy | None, *, problems: list[str] | None 
                           "cannot be replayed exactly"]
         return result
     try:
-        replayed = _decide(policy, _without(e.facts, hidden), "not_fired" in e.decision, e.decision_id,
+        replayed = _decide(policy, without(e.facts, hidden), "not_fired" in e.decision, e.decision_id,
                            e.evaluated_at)
     except PolicyError as err:
         result.reasons = [f"the logged decision cannot be re-evaluated: {err.code}: {err.message}"]
@@ -100,7 +100,7 @@ def replay(record: Record, policy: Policy | None, *, problems: list[str] | None 
     return result
 
 
-def _without(facts: dict[str, Any], paths: set[str]) -> dict[str, Any]:
+def without(facts: dict[str, Any], paths: set[str]) -> dict[str, Any]:
     out = {s: dict(v) if isinstance(v, dict) else v for s, v in facts.items()}
     for path in paths:
         section, name = path.split(".", 1)

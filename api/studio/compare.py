@@ -7,15 +7,20 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from engine.ci.diff import diff_policies
-from engine.ci.diff_report import KIND_TITLES, to_dict
+from engine.ci.diff import diff_scenarios, scenario_cases
 from engine.ci.scenarios import Scenario, scenario_files
-from engine.ci.sources import diff_cases, load_all_scenarios
+from engine.ci.sources import load_all_scenarios
 from engine.core.errors import PolicyLoadError
+from engine.impact.report import impact_report
 from engine.policy.model import Policy
 
 __all__ = ["KIND_TITLES", "impact", "scenarios_of", "short_paths"]
 
+KIND_TITLES = {
+    "removed": "removed", "suppressed": "now suppressed", "added": "added", "unsuppressed": "no longer suppressed",
+    "indicator": "indicator changed", "rule": "given by another rule", "rationale": "rationale changed",
+    "text": "recommendation text changed", "order": "recommendations in another order",
+}
 _CACHE_SIZE = 16  # reports kept per process: the versions are immutable, so a report never goes stale
 _cache: dict[tuple[str, str, str, str], dict[str, Any]] = {}
 _lock = threading.Lock()
@@ -23,7 +28,8 @@ _FOLDERS = re.compile(r"[^\s()]*/(?=[^/\s()]+/tests/)")  # where the rules direc
 
 
 def impact(old: Policy, new: Policy, *, beside: Policy | None = None) -> dict[str, Any]:
-    """The structured impact report (`diff --format json`) of `old` -> `new`, with the same scenarios.
+    """The impact report (`diff --format json`, engine.impact.report) of `old` -> `new`, with the same scenarios;
+    `changes` holds the generated cases' groups, as the compare page lists them.
 
     `beside`: take the scenarios from this version's folder only (a draft has no folder of its own).
     """
@@ -33,7 +39,11 @@ def impact(old: Policy, new: Policy, *, beside: Policy | None = None) -> dict[st
     if hit is not None:
         return hit
     folders = None if beside is None else [str(Path(beside.file).parent / "tests")]
-    report = to_dict(diff_policies(old, new, diff_cases(folders, old, new)))
+    full = impact_report(old, new, scenarios=scenario_cases(diff_scenarios(folders, old, new))).to_dict()
+    generated = full["generated"]  # the page shows the generated cases' groups as its `changes`
+    report = {**full, "cases": generated["cases"], "changed_cases": generated["changed_cases"],
+              "changes": generated["groups"], "enumeration": generated["enumeration"],
+              "scenarios": generated["scenarios"], "policy_changes": full["policy_changes"]}
     with _lock:
         if len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))

@@ -1,19 +1,19 @@
 """Where the CI commands find their inputs: policies beside scenarios, the versions each scenario runs on,
-versions by name, scenario cases."""
+versions by name."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.ci.scenarios import Scenario, load_scenarios, scenario_files
+from engine.ci.scenarios import Scenario, load_scenarios
 from engine.core.errors import PolicyLoadError, Problem, UnknownPolicyError, UnknownPolicyVersionError
 from engine.core.suggest import closest, did_you_mean
 from engine.facts.prepare import fact_catalogue
 from engine.policy.loader import load_policy, policy_files
 from engine.policy.model import Policy
 
-__all__ = ["policy_sources", "load_all_scenarios", "plan_runs", "resolve_ref", "diff_cases"]
+__all__ = ["policy_sources", "load_all_scenarios", "plan_runs", "resolve_ref"]
 
 
 def policy_sources(paths: list[str]) -> list[Path]:
@@ -143,12 +143,3 @@ def resolve_ref(ref: str, rules_dir: str) -> Policy:
                                         suggestion=closest(version, [f.name.rsplit(".", 1)[0] for f in found]))
     return load_policy(match[0])
 
-
-def diff_cases(cases: list[str] | None, old: Policy, new: Policy) -> list[Scenario]:
-    """The scenarios a diff evaluates: from `cases`, or from the tests/ folders beside both versions."""
-    dirs = [Path(d) for d in cases] if cases else [Path(p.file).parent / "tests" for p in (old, new)]
-    files: dict[Path, Path] = {}
-    for d in dirs:
-        for f in (scenario_files([d]) or sorted(d.glob("*.y*ml"))) if d.is_dir() else [d] if d.exists() else []:
-            files.setdefault(f.resolve(), f)
-    return [s for s in load_all_scenarios(list(files.values())) if s.policy in (None, old.id, new.id)]

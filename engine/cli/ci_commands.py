@@ -9,6 +9,7 @@ unknown version, no scenarios).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.ci.scenarios import scenario_files
-from engine.ci.sources import diff_cases, load_all_scenarios, policy_sources, resolve_ref
+from engine.ci.sources import load_all_scenarios, policy_sources, resolve_ref
 from engine.core.errors import PolicyError, Problem, print_error, print_problems
 from engine.policy.loader import default_rules_dir
 from engine.runtime.gate import admit
@@ -169,41 +170,70 @@ def _add_lint(sub: Any) -> None:
 
 # -- diff ------------------------------------------------------------------
 
+def _traffic(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[Any, str]:
+    """The logged decisions to replay (`--log`, registered by the service's commands), or (None, "")."""
+    if not getattr(args, "log", None):
+        return None, ""
+    opener = getattr(args, "open_log", None)
+    if opener is None:
+        raise PolicyError("--log needs the service's commands (the `api` package) installed")
+    cases, source = stack.enter_context(opener(args.log, args.since, args.until))
+    return cases, source
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
-    from engine.ci.diff import diff_policies
-    from engine.ci.diff_report import to_dict, to_markdown
+    from engine.ci.diff import diff_scenarios, scenario_cases
+    from engine.impact.markdown import to_markdown
+    from engine.impact.report import impact_report
 
     try:
-        old, new = resolve_ref(args.old, args.rules), resolve_ref(args.new, args.rules)
-        report = diff_policies(old, new, diff_cases(args.cases, old, new))
+        with contextlib.ExitStack() as stack:
+            old, new = resolve_ref(args.old, args.rules), resolve_ref(args.new, args.rules)
+            cases = scenario_cases(diff_scenarios(args.cases, old, new))
+            traffic, source = _traffic(args, stack)
+            report = impact_report(old, new, scenarios=cases, traffic=traffic, traffic_source=source)
     except PolicyError as e:
         print_error(e)
         return UNUSABLE
     if args.format == "json":
-        _emit(to_dict(report))
+        text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        full = text
     else:
-        sys.stdout.write(to_markdown(report))
-    return FAILED if args.fail_on_change and report.groups else OK
+        text = to_markdown(report, full_report=args.full_report)
+        full = to_markdown(report, limit=None) if args.full_report else text
+    if args.full_report:
+        Path(args.full_report).write_text(full, encoding="utf-8")
+    sys.stdout.write(text)
+    if args.fail_on_change and report.changed:
+        print(f"diff: {report.summary()}", file=sys.stderr)
+        return FAILED
+    return OK
 
 
 _DIFF_EPILOG = """examples:
   attendance-policy diff couples-attendance@1.0.0 couples-attendance@1.1.0 > impact.md
   attendance-policy diff couples-attendance@1.0.0 rules/couples-attendance/1.1.0.yaml --fail-on-change
   attendance-policy diff old.yaml new.yaml --cases rules/couples-attendance/tests --format json
+  attendance-policy diff couples-attendance@1.0.0 couples-attendance@1.1.0 --log var/decisions.sqlite3 \\
+      --since 2026-11-01 --until 2026-12-01 --full-report impact-full.md
 
-Cases: the scenarios (default: the tests/ folders beside OLD and NEW) plus every combination
-of the facts that decide each recommendation, numbers at each threshold, one below and one
-above. Both versions decide every case with the compiled engine; the output states the
-enumeration's size and time.
+The report lists every change between the two files (at file:line), then the decisions
+that change on generated cases: the scenarios that `test` would run on OLD or NEW
+(their names checked the same way) plus every combination of the facts that decide
+each recommendation, numbers at each threshold, one below and one above. With --log,
+the facts of the logged decisions are re-decided by both versions too (ids and counts,
+never facts). Markdown stays under 60,000 characters (a pull-request comment);
+--full-report writes everything to a file.
 
-""" + _EXIT.format(fail="the versions decide some case differently and --fail-on-change is given",
-                   extra=", unknown version")
+""" + _EXIT.format(fail="a decision's output changes (recommendations, indicators, suppression, rationale or "
+                   "text) and --fail-on-change is given", extra=", unknown version, misspelt scenario name")
 
 
 def _add_diff(sub: Any) -> None:
-    d = sub.add_parser("diff", help="which cases a new policy version decides differently",
-                       description="Compare two policy versions case by case and report every change: "
-                                   "recommendations added, removed, suppressed, or with another indicator.",
+    d = sub.add_parser("diff", help="impact of a new policy version: every change, and the decisions it changes",
+                       description="Compare two policy versions: what the files say, and every decision that "
+                                   "changes (recommendations added, removed, suppressed, another indicator, "
+                                   "another rationale or text), on generated cases and on logged traffic.",
                        epilog=_DIFF_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("old", metavar="OLD", help="`<policy>@<version>` or a policy file")
     d.add_argument("new", metavar="NEW", help="`<policy>@<version>` or a policy file")
@@ -211,7 +241,9 @@ def _add_diff(sub: Any) -> None:
     d.add_argument("--cases", action="append", metavar="DIR", help="scenario files or folders (repeatable)")
     d.add_argument("--format", choices=("markdown", "json"), default="markdown",
                    help="output format (default: markdown)")
-    d.add_argument("--fail-on-change", action="store_true", help="exit 1 when any case is decided differently")
+    d.add_argument("--full-report", metavar="FILE", help="also write the whole report (never shortened) here")
+    d.add_argument("--fail-on-change", action="store_true",
+                   help="exit 1 when any decision's output changes, rationale and text included")
     d.set_defaults(func=cmd_diff)
 
 

@@ -1,0 +1,1 @@
+"""Impact of a new policy version: what changed, and which decisions it changes (generated cases, logged traffic)."""
