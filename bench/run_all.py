@@ -17,6 +17,7 @@ FULL = [
     ["tooling.py"],
     ["gate_cost.py"],
     ["replicas_bench.py"],
+    ["replay_bench.py"],
 ]
 SMOKE = [
     ["engine_overhead.py", "--n", "200"],
@@ -27,6 +28,7 @@ SMOKE = [
     ["tooling.py", "--repeat", "1"],
     ["gate_cost.py", "--repeat", "1", "--smoke"],
     ["replicas_bench.py", "--seconds", "1", "--rounds", "1", "--connections", "2"],
+    ["replay_bench.py", "--n", "300"],
 ]
 
 

@@ -1,1 +1,1 @@
-"""Policy CI: scenarios and their runner, coverage, impact diff, reports. May import: runtime and below."""
+"""Policy CI: scenarios and their runner, coverage, the scenario cases of diff. May import: impact and below."""

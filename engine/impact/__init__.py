@@ -1,1 +1,1 @@
-"""Impact of a new policy version: what changed, and which decisions it changes (generated cases, logged traffic)."""
+"""Impact of a new version: what changed, which decisions change (generated, logged). May import: runtime and below."""

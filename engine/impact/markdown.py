@@ -48,8 +48,8 @@ def _policy_chunks(r: ImpactReport) -> list[Chunk]:
     out: list[Chunk] = [[f"### Changes to the policy ({len(r.changes)})", "", "| where | what | before | after |",
                          "|---|---|---|---|"]]
     for c in r.changes:
-        before, after = (c.old, c.new) if c.action == "changed" else ("—", "see below") if c.action == "added" \
-            else ("see below", "—")
+        before, after = (c.old, c.new) if c.action == "changed" or c.section == "changelog" else \
+            ("—", "see below") if c.action == "added" else ("see below", "—")
         out.append([f"| {c.where} | {_what(c)} | {_cell(before) or '—'} | {_cell(after) or '—'} |"])
     out.append([""])
     for c in r.changes:
