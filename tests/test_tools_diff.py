@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -110,6 +112,9 @@ VARIANTS = [
     ("changed indicator", [("then: document\n", "then: document\n    indicator: critical\n")],
      ["effective_from effective_from", "changelog 1.1.0", "rule PR-010:indicator"],
      [("indicator", "document", ["rule PR-010"])], 1),
+    ("precedence", [("priority: 20\n", "priority: 5\n")],
+     ["effective_from effective_from", "changelog 1.1.0", "rule PR-020:priority"],
+     [("order", "plan > document", ["rule PR-020"])], 1),
     ("changelog only", [], ["effective_from effective_from", "changelog 1.1.0"], [], 0),
 ]
 
@@ -139,7 +144,6 @@ def test_wording_change_shows_both_texts(tmp_path):
     report = impact_report(load_policy(rules / "pair" / "1.0.0.yaml"), load_policy(rules / "pair" / "1.1.0.yaml"),
                            isolate=False)
     md = to_markdown(report)
-    assert "| pair/1.1.0.yaml:" not in md  # files are named as given
     assert f"| {rules}/pair/1.1.0.yaml:16 | recommendation `document` changed: text | Document the absence. | " \
            "Do NOT document the absence; call the team. |" in md
     assert "- text before: Document: Document the absence. (source: Irregular attendance; attendance)" in md
@@ -194,7 +198,8 @@ def test_markdown_stays_under_the_limit_and_the_full_report_has_everything(capsy
     short = to_markdown(report, limit=3000, full_report="impact-full.md")
     assert len(short) <= 3000 < len(full)
     assert short.startswith(full[:full.index("### Changes to the policy")])  # the summary always comes first
-    assert short.rstrip().endswith("the full report is in `impact-full.md`._")
+    assert "items are left out; the full report is in `impact-full.md`._" in short
+    assert short.splitlines()[-1] == full.splitlines()[-1]  # the footer stays
     assert "shortened" not in full
     out_file = tmp_path / "full.md"
     code, out, _ = run(capsys, "diff", "pair@1.0.0", "pair@1.1.0", "--rules", rules, "--full-report", out_file)
@@ -277,3 +282,24 @@ def test_a_slice_too_large_even_collapsed_is_refused(monkeypatch):
     assert err.value.message == ("the enumeration would need 12 cases for the facts session.type, "
                                  "attendance.partners_expected, attendance.partners_present; at most 5: split "
                                  "the conditions that read them")
+
+
+def test_the_example_report_in_the_docs_is_what_diff_writes(capsys, tmp_path, monkeypatch):
+    folder = tmp_path / "rules" / "couples-attendance"
+    shutil.copytree(DEFAULT.parent, folder)
+    text = DEFAULT.read_text(encoding="utf-8").replace(
+        'version: 1.0.0\neffective_from: "2026-01-01"', 'version: 1.1.0\neffective_from: "2026-02-01"', 1).replace(
+        "changelog:\n", 'changelog:\n  - version: 1.1.0\n    date: "2026-02-01"\n    changes: A clinician reviews '
+        "attendance after two missed joint sessions in a row, not three.\n", 1).replace(
+        "review_after_consecutive_missed: 3", "review_after_consecutive_missed: 2")
+    (folder / "1.1.0.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "diff", "couples-attendance@1.0.0", "rules/couples-attendance/1.1.0.yaml")
+    doc = (ROOT / "docs" / "policy-ci.md").read_text(encoding="utf-8")
+    block = doc.split("posts this comment", 1)[1].split("\n\n", 1)[1].split("\n\n", 1)[0]
+    shown = "\n".join(line[2:] if line.startswith("> ") else "" for line in block.splitlines())
+
+    def timeless(md: str) -> str:
+        return re.sub(r"[0-9.]+s\b", "Ns", md).strip()
+    assert code == 0
+    assert timeless(shown) == timeless(out)

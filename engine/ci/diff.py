@@ -52,4 +52,5 @@ def diff_scenarios(cases: list[str] | None, old: Policy, new: Policy) -> list[Sc
 
 
 def scenario_cases(scenarios: list[Scenario]) -> list[CaseInput]:
+    """Scenarios as the impact report's hand-written cases (name, file:line, facts)."""
     return [CaseInput(sc.name, sc.where, sc.facts) for sc in scenarios]

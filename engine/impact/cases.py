@@ -6,7 +6,9 @@ that give or suppress it, so the enumeration takes, for each recommendation of
 either version, every combination of the facts those rules read (in both
 versions), with every other fact at its neutral value. That finds every kind of
 change the full product of all facts would, in thousands of cases instead of
-billions. Both versions decide each case with the compiled engine.
+billions; two rules whose precedence the versions swap add the combinations of
+the facts that decide both (a change of order needs both to fire). Both versions
+decide each case with the compiled engine.
 """
 
 from __future__ import annotations
@@ -77,6 +79,20 @@ def slices(space: FactSpace, logics: Sequence[PolicyLogic]) -> Iterator[list[str
         yield [p for p in space.paths if p in facts]
 
 
+def order_slices(space: FactSpace, logics: Sequence[PolicyLogic]) -> Iterator[list[str]]:
+    """For each two rules whose precedence the versions swap, the facts that decide what both give."""
+    old, new = (lg.policy for lg in logics)
+    before = {r.id: (r.priority, r.id) for r in old.rules}
+    after = {r.id: (r.priority, r.id) for r in new.rules}
+    common = sorted(set(before) & set(after))
+    for i, a in enumerate(common):
+        for b in common[i + 1:]:
+            if (before[a] < before[b]) != (after[a] < after[b]):
+                recs = {x for p in (old, new) for r in p.rules if r.id in (a, b) for x in r.then}
+                facts = set().union(*(lg.rec_facts(rec) for lg in logics for rec in recs if rec in lg.givers))
+                yield [p for p in space.paths if p in facts]
+
+
 class _Run:
     def __init__(self, report: CaseDiff, deciders: tuple[Decider, Decider]) -> None:
         self.report = report
@@ -123,7 +139,7 @@ def generated_cases(old: Policy, new: Policy, deciders: tuple[Decider, Decider],
     """Decide every generated case (and each scenario) on both versions and group what changes."""
     space = build_space([old, new])
     logics = [PolicyLogic(old), PolicyLogic(new)]
-    paths_list = list(slices(space, logics))
+    paths_list = [*slices(space, logics), *order_slices(space, logics)]
     full = space.size()
     if any(space.size(s) > SLICE_LIMIT for s in paths_list):
         space = collapse(space, [old, new])

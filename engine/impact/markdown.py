@@ -42,22 +42,26 @@ def _what(c: PolicyChange) -> str:
                                    and c.field not in ("value", c.subject) else "")
 
 
-def _policy_chunks(r: ImpactReport) -> list[Chunk]:
+Parts = tuple[list[Chunk], list[Chunk]]  # (tables, folded details) of one section
+
+
+def _policy_parts(r: ImpactReport) -> Parts:
     if not r.changes:
-        return [["### Changes to the policy", "", "None: the two files say the same.", ""]]
-    out: list[Chunk] = [[f"### Changes to the policy ({len(r.changes)})", "", "| where | what | before | after |",
-                         "|---|---|---|---|"]]
+        return [["### Changes to the policy", "", "None: the two files say the same.", ""]], []
+    tables: list[Chunk] = [[f"### Changes to the policy ({len(r.changes)})", "", "| where | what | before | after |",
+                            "|---|---|---|---|"]]
     for c in r.changes:
         before, after = (c.old, c.new) if c.action == "changed" or c.section == "changelog" else \
             ("—", "see below") if c.action == "added" else ("see below", "—")
-        out.append([f"| {c.where} | {_what(c)} | {_cell(before) or '—'} | {_cell(after) or '—'} |"])
-    out.append([""])
+        tables.append([f"| {c.where} | {_what(c)} | {_cell(before) or '—'} | {_cell(after) or '—'} |"])
+    tables.append([""])
+    details = []
     for c in r.changes:
         if c.details and c.section != "changelog":
             rows = [f"| {k.replace('_', ' ')} | {_cell(v, 1000) or '—'} |" for k, v in c.details]
-            out.append([f"<details><summary>{_what(c)} ({c.where})</summary>", "", "| field | value |", "|---|---|",
-                        *rows, "", "</details>", ""])
-    return out
+            details.append([f"<details><summary>Policy: {_what(c)} ({c.where})</summary>", "", "| field | value |",
+                            "|---|---|", *rows, "", "</details>", ""])
+    return tables, details
 
 
 def _group_table(groups: list[ChangeGroup], count: str) -> list[Chunk]:
@@ -80,7 +84,8 @@ def _wording(g: ChangeGroup) -> list[str]:
 def _case_detail(i: int, g: ChangeGroup) -> Chunk:
     ch = g.change
     rows = [f"| {k} | {_cell(v)} |" for k, v in fact_rows(g.example)] or ["| (every fact at its default) | |"]
-    out = [f"<details><summary>{i}. {KIND_WORDS[ch.kind]}: <code>{ch.rec}</code>, {g.cases:,} cases</summary>", "",
+    out = [f"<details><summary>Generated cases, {i}. {KIND_WORDS[ch.kind]}: <code>{ch.rec}</code>, {g.cases:,} "
+           "cases</summary>", "",
            f"Example ({g.example_from}), the facts that differ from the defaults:", "", "| fact | value |",
            "|---|---|", *rows, "", f"- before: {', '.join(g.before) or 'no recommendation'}",
            f"- after: {', '.join(g.after) or 'no recommendation'}", *_wording(g)]
@@ -90,39 +95,40 @@ def _case_detail(i: int, g: ChangeGroup) -> Chunk:
     return [*out, "", "</details>", ""]
 
 
-def _case_chunks(r: ImpactReport) -> list[Chunk]:
+def _case_parts(r: ImpactReport) -> Parts:
     if r.cases is None:
-        return []
-    head = [["### Decisions that change on generated cases", ""]]
+        return [], []
+    head = ["### Decisions that change on generated cases", ""]
     if not r.cases.groups:
-        return [*head, [f"None of the {r.cases.cases:,} generated cases is decided differently.", ""]]
-    return [*head, *_group_table(r.cases.groups, "cases"),
-            *(_case_detail(i, g) for i, g in enumerate(r.cases.groups, 1))]
+        return [[*head, f"None of the {r.cases.cases:,} generated cases is decided differently.", ""]], []
+    return [head, *_group_table(r.cases.groups, "cases")], [_case_detail(i, g) for i, g in enumerate(r.cases.groups, 1)]
 
 
 def _traffic_detail(i: int, g: ChangeGroup) -> Chunk:
     ch = g.change
     ids = ", ".join(f"`{d}`" for d in g.decision_ids)
     more = f" (the first {len(g.decision_ids)})" if g.cases > len(g.decision_ids) else ""
-    return [f"<details><summary>{i}. {KIND_WORDS[ch.kind]}: <code>{ch.rec}</code>, {g.cases:,} decisions</summary>",
+    return [f"<details><summary>Logged traffic, {i}. {KIND_WORDS[ch.kind]}: <code>{ch.rec}</code>, {g.cases:,} "
+            "decisions</summary>",
             "", f"Decision ids{more}: {ids}", "", *_wording(g), "", "</details>", ""]
 
 
-def _traffic_chunks(t: TrafficDiff | None) -> list[Chunk]:
+def _traffic_parts(t: TrafficDiff | None) -> Parts:
     if t is None:
-        return []
-    out: list[Chunk] = [["### Decisions that change on logged traffic", ""]]
+        return [], []
+    tables: list[Chunk] = [["### Decisions that change on logged traffic", ""]]
+    details = [_traffic_detail(i, g) for i, g in enumerate(t.groups, 1)]
     if t.groups:
-        out += [*_group_table(t.groups, "decisions"), *(_traffic_detail(i, g) for i, g in enumerate(t.groups, 1))]
+        tables += _group_table(t.groups, "decisions")
     else:
-        out.append([f"None of the {t.replayed:,} replayed decisions would be decided differently.", ""])
+        tables.append([f"None of the {t.replayed:,} replayed decisions would be decided differently.", ""])
     if t.unreplayable:
-        out.append([f"**Cannot be replayed: {t.not_replayed:,}**", "", "| reason | decisions | decision ids |",
-                    "|---|---:|---|"])
-        out += [[f"| {_cell(u.reason)} | {u.count:,} | {', '.join(u.decision_ids[:5])}"
-                 f"{' …' if u.count > 5 else ''} |"] for u in t.unreplayable]
-        out.append([""])
-    return out
+        tables.append([f"**Cannot be replayed: {t.not_replayed:,}**", "", "| reason | decisions | decision ids |",
+                       "|---|---:|---|"])
+        tables += [[f"| {_cell(u.reason)} | {u.count:,} | {', '.join(u.decision_ids[:5])}"
+                    f"{' …' if u.count > 5 else ''} |"] for u in t.unreplayable]
+        tables.append([""])
+    return tables, details
 
 
 def _footer(r: ImpactReport) -> Chunk:
@@ -141,17 +147,20 @@ def _footer(r: ImpactReport) -> Chunk:
 
 
 def to_markdown(r: ImpactReport, *, limit: int | None = COMMENT_LIMIT, full_report: str | None = None) -> str:
-    """The report; over `limit` characters, the details that do not fit are left out, with a note (None: all)."""
-    chunks = [_head(r), *_policy_chunks(r), *_case_chunks(r), *_traffic_chunks(r.traffic), _footer(r)]
+    """The report: summary, tables, then the folded details; over `limit` characters what does not fit is left
+    out, with a note saying where the rest is (None: everything)."""
+    parts = [_policy_parts(r), _case_parts(r), _traffic_parts(r.traffic)]
+    chunks = [_head(r), *(c for tables, _ in parts for c in tables), *(c for _, details in parts for c in details)]
+    footer = "\n".join(_footer(r)) + "\n"
     out: list[str] = []
-    size = 0
+    size = len(footer)
     for i, chunk in enumerate(chunks):
         text = "\n".join(chunk) + "\n"
         if limit is not None and i and size + len(text) > limit - _RESERVE:
             where = f"the full report is in `{full_report}`" if full_report else "the JSON report has everything"
             out.append(f"\n_This comment is shortened to stay under {limit:,} characters: {len(chunks) - i} more "
-                       f"items are left out; {where}._\n")
+                       f"items are left out; {where}._\n\n")
             break
         out.append(text)
         size += len(text)
-    return "".join(out)
+    return "".join(out) + footer

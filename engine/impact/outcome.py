@@ -2,7 +2,8 @@
 
 A change is one recommendation treated differently: added, removed, now (or no
 longer) suppressed, another indicator, given by another rule, another rationale
-(the rendered text), or other wording (title, text, category, source). Cases
+(the rendered text), or other wording (title, text, category, source); or the
+same recommendations in another order (precedence). Cases
 with the same change form one group; a group keeps its smallest case (generated
 cases) or its decision ids (logged traffic), never logged facts.
 """
@@ -18,7 +19,7 @@ from engine.decide.rationale import Decision, FiredRecommendation
 __all__ = ["RecState", "Change", "ChangeGroup", "Grouper", "changes", "KINDS", "NOW"]
 
 NOW = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC)  # decisions compared here are never logged
-KINDS = ("removed", "suppressed", "added", "unsuppressed", "indicator", "rule", "rationale", "text")
+KINDS = ("removed", "suppressed", "added", "unsuppressed", "indicator", "rule", "rationale", "text", "order")
 MAX_IDS = 100  # decision ids kept per group of logged decisions (the count is exact)
 
 
@@ -116,6 +117,9 @@ def changes(old: Decision, new: Decision) -> list[Change]:
         if rec in given_a and rec in given_b:
             kinds = (["indicator"] if given_a[rec].indicator != given_b[rec].indicator else [])
             out += [Change(k, rec, sa, sb) for k in kinds + _wording(given_a[rec], given_b[rec])]
+    before, after = [r.id for r in old.recommendations], [r.id for r in new.recommendations]
+    if sorted(before) == sorted(after) and before != after:  # the same recommendations in another order
+        out.append(Change("order", " > ".join(after), None, None))
     return out
 
 

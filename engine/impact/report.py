@@ -28,6 +28,7 @@ KIND_WORDS = {
     "removed": "recommendation removed", "suppressed": "now suppressed", "added": "recommendation added",
     "unsuppressed": "no longer suppressed", "indicator": "indicator changed", "rule": "given by another rule",
     "rationale": "rationale changed", "text": "recommendation text changed",
+    "order": "recommendations in another order",
 }
 
 
@@ -94,7 +95,9 @@ def _causes(group: ChangeGroup, changes: list[PolicyChange], old: Policy, new: P
     params = {p for pol in (old, new) for r in pol.rules if r.id in rules for p in rule_parameters(r)}
     out = []
     for c in changes:
-        if ((c.section == "rule" and c.subject in rules) or (c.section == "parameter" and c.subject in params)
+        if ch.kind == "order" and c.section == "rule" and c.field == "priority":
+            out.append(c.ref)
+        elif ((c.section == "rule" and c.subject in rules) or (c.section == "parameter" and c.subject in params)
                 or (c.section == "recommendation" and c.subject == ch.rec)):
             out.append(c.ref)
     return list(dict.fromkeys(out))
