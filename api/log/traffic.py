@@ -28,7 +28,7 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class InvalidWindow(PolicyError):
-    code, title = "invalid_query", "Invalid query"
+    code, title = "invalid_window", "Invalid time window"
 
 
 def to_case(record: Record) -> TrafficCase:

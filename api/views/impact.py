@@ -92,4 +92,6 @@ def impact() -> ResponseReturnValue:
                                traffic_source=f"this service's decision log ({window(since, until)})")
     except StoreError as e:
         raise LogUnavailable(f"the decision log cannot be read: {e}") from e
+    except PolicyError as e:  # the generated cases of these versions would be too many
+        raise InvalidQuery(f"{e.message}; ask with generated=false for the logged traffic alone") from e
     return jsonify(report.to_dict())
