@@ -148,7 +148,8 @@ def test_a_scenario_of_the_policy_s_tests_fills_the_form(studio: FlaskClient) ->
 def test_compare_renders_the_impact_report(studio: FlaskClient) -> None:
     html = text(studio.get(f"/studio/compare?policy={POLICY}&old=1.0.0&new=1.1.0"))
     assert "Impact: couples-attendance@1.0.0 → couples-attendance@1.1.0" in html
-    assert re.search(r"<strong>1 kind of change</strong>\s*in \d+ of [\d,]+ cases", html)
+    # the condition of CA-030 narrowed: removed where it no longer holds, and its {matched} rationale reads otherwise
+    assert re.search(r"<strong>2 kinds of change</strong>\s*in \d+ of [\d,]+ cases", html)
     row = re.search(r'<tr data-rec="offer_flexible_scheduling">(.*?)</tr>', html, re.S)
     assert row and re.findall(r"<td>([^<]*)</td>", row.group(1))[1:4] == ["removed", "given by CA-030 (info)", "—"]
     assert "one partner absent for work gets the full absence response" in html
