@@ -148,3 +148,24 @@ def test_enormous_file_refused_before_parsing():
 def test_deep_nesting_refused():
     doc, problems = read_yaml("a: " + "[" * 100 + "]" * 100, "deep.yaml")
     assert doc is None and problems[0].code == "yaml_too_deep"
+
+
+@pytest.mark.parametrize("text", [
+    "a: [" + "1," * 300_000 + "]\n",  # flow scalars
+    "a: [" + "[]," * 200_000 + "]\n",  # many brackets: composed over libyaml's events
+    "a:\n" + "- 1\n" * 150_000,  # block items
+    "".join(f"k{i}: 1\n" for i in range(60_001)),  # block keys
+    "a:\n" + "- 1\t\n" * 150_000,  # a tab: the Python parser's text, counted by libyaml
+])
+def test_600_kb_of_tiny_nodes_is_refused_while_parsing(text: str) -> None:
+    """Issue 15: composed whole first, such a text took 8-37 s and 285 MB to refuse."""
+    doc, problems = read_yaml(text, "tiny.yaml")
+    assert doc is None and [p.code for p in problems] == ["yaml_too_large"]
+    assert (problems[0].line, problems[0].column) > (1, 1000)  # where the count passed the limit, not the start
+
+
+def test_a_version_at_the_caps_is_far_under_the_node_limit() -> None:
+    lines = ["rules:"] + [f"- {{id: r{i}, when: {{fact: a.b, op: equals, value: {i}}}, then: [x, y]}}"
+                          for i in range(250)]
+    doc, problems = read_yaml("\n".join(lines) + "\n", "caps.yaml")
+    assert problems == [] and doc is not None and len(doc.data["rules"]) == 250

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import time
-import uuid
 
 import orjson
 from flask import Flask, Response, current_app, g, request
@@ -22,15 +21,17 @@ __all__ = ["ACCESS_LOGGER", "install"]
 
 ACCESS_LOGGER = "attendance_policy.access"
 METRICS = "attendance_policy.metrics"  # app.extensions key of the Metrics this app counts into
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 log = logging.getLogger(ACCESS_LOGGER)
 _errors = logging.getLogger("attendance_policy.errors")
 
 
 def _start() -> None:
     incoming = request.headers.get("X-Request-Id", "")
-    # Honour the caller's id when it is harmless, so one id follows a request across services.
-    g.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+    # Honour the caller's id when it is harmless (at most 64 of these characters, nothing else: fullmatch, since
+    # `$` would let a trailing newline through), so one id follows a request across services; otherwise ours,
+    # 128 random bits as uuid4's hex (os.urandom: 0.7 µs instead of 2.6).
+    g.request_id = incoming if _SAFE_ID.fullmatch(incoming) else os.urandom(16).hex()
     g.started = time.perf_counter()
 
 

@@ -21,7 +21,8 @@ from engine.policy.yaml_errors import explain
 Path = tuple[Any, ...]
 
 MAX_FILE_BYTES = 1_000_000
-MAX_NODES = 200_000
+MAX_NODES = 60_000  # ~3x the largest version the loader's caps accept (250 rules: 21,500 nodes)
+TOO_MANY = f"more than {MAX_NODES} values: an alias bomb, or far more than a policy version may hold"
 MAX_DEPTH = 64
 
 _SCALAR_TAGS = {
@@ -104,7 +105,7 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            self.problem("yaml_too_large", f"more than {MAX_NODES} values (alias bomb?)", node, path)
+            self.problem("yaml_too_large", TOO_MANY, node, path)
             raise _Abort
         if len(path) > MAX_DEPTH:
             self.problem("yaml_too_deep", f"nesting deeper than {MAX_DEPTH} levels", node, path)
@@ -203,21 +204,94 @@ def json_path(path: Path) -> str:
     return out
 
 
-# libyaml (PyYAML's C parser) composes several times faster. It recurses in C on flow nesting, so a text
-# with many brackets is left to the Python parser, whose recursion limit turns a bomb into yaml_too_deep;
-# it accepts tabs where the Python parser does not, so a text with a tab is left to the Python parser too.
+class _TooMany(Exception):
+    """More than MAX_NODES nodes, noticed while composing (before the rest of the text is even read)."""
+
+    def __init__(self, mark: Any) -> None:
+        super().__init__()
+        self.mark = mark
+
+
+class _Counting:
+    """Composer mixin: counts nodes as they are composed and stops past MAX_NODES.
+
+    600 KB of tiny nodes took 8-37 s and 285 MB to refuse when the whole graph was composed first and
+    counted while building; counted here, composing stops at the limit."""
+
+    _nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _TooMany(self.peek_event().start_mark)  # type: ignore[attr-defined]
+        return super().compose_node(parent, index)  # type: ignore[misc]
+
+
+class _PythonLoader(_Counting, yaml.SafeLoader):
+    """PyYAML's Python parser, counting."""
+
+
+# libyaml (PyYAML's C parser) composes several times faster. Its composer recurses in C on flow nesting,
+# and cannot count, so a text with many brackets, or that could hold more than MAX_NODES nodes, is
+# composed in Python over libyaml's events (recursion there is a RecursionError: yaml_too_deep); libyaml
+# accepts tabs where the Python parser does not, so a text with a tab is left to the Python parser.
 _C_LOADER = getattr(yaml, "CSafeLoader", None)
 _C_MAX_BRACKETS = 2000
+_SEPARATORS = (",", ":", "\n", "[", "{", "-", "?", "*")
+
+if _C_LOADER is not None:
+    from yaml.composer import Composer
+    from yaml.constructor import SafeConstructor
+    from yaml.cyaml import CParser
+    from yaml.resolver import Resolver
+
+    class _CEventsLoader(_Counting, Composer, CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+        """libyaml's events, composed (and counted) in Python."""
+
+        def __init__(self, stream: str | bytes) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+
+def _most_nodes(source: str) -> int:
+    """At least the nodes `source` composes to: every node after the first follows one of _SEPARATORS."""
+    return 1 + sum(source.count(c) for c in _SEPARATORS)
+
+
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent, yaml.AliasEvent)
+
+
+def _count_nodes(text: str | bytes) -> None:
+    """Raise _TooMany past MAX_NODES node events of libyaml (a few µs each, no node built); a syntax error is
+    left to composing, which explains it."""
+    parser = CParser(text)
+    count = 0
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            if isinstance(event, _NODE_EVENTS):
+                count += 1
+                if count > MAX_NODES:
+                    raise _TooMany(event.start_mark)
+    except (yaml.YAMLError, UnicodeError):
+        pass
+    finally:
+        parser.dispose()
 
 
 def _compose(text: str | bytes, source: str) -> yaml.Node | None:
     """The node graph; a syntax error is always reported by the Python parser (one wording for every error)."""
-    if _C_LOADER is not None and "\t" not in source and source.count("[") + source.count("{") < _C_MAX_BRACKETS:
+    if _C_LOADER is not None and _most_nodes(source) > MAX_NODES:
+        _count_nodes(text)  # libyaml counts a text with tabs alike
+    if _C_LOADER is not None and "\t" not in source:
+        fast = source.count("[") + source.count("{") < _C_MAX_BRACKETS
         try:
-            return yaml.compose(text, Loader=_C_LOADER)  # type: ignore[no-any-return]
+            return yaml.compose(text, Loader=_C_LOADER if fast else _CEventsLoader)  # type: ignore[no-any-return]
         except (yaml.YAMLError, UnicodeError):
             pass  # parse again below, for the message and its position (a lone surrogate is a UnicodeError)
-    return yaml.compose(text, Loader=yaml.SafeLoader)  # type: ignore[no-any-return]
+    return yaml.compose(text, Loader=_PythonLoader)  # type: ignore[no-any-return]
 
 
 def read_yaml(text: str | bytes, filename: str) -> tuple[Document | None, list[Problem]]:
@@ -235,6 +309,8 @@ def read_yaml(text: str | bytes, filename: str) -> tuple[Document | None, list[P
     except RecursionError:
         # PyYAML composes nested nodes recursively: a few hundred `[` exhaust the stack.
         return None, [Problem("yaml_too_deep", f"nesting deeper than {MAX_DEPTH} levels", "$", filename, 1, 1)]
+    except _TooMany as e:
+        return None, [Problem("yaml_too_large", TOO_MANY, "$", filename, e.mark.line + 1, e.mark.column + 1)]
     if node is None:
         return None, [Problem("empty_file", "the file is empty", "$", filename, 1, 1)]
     builder = _Builder(filename, text if isinstance(text, str) else "")

@@ -41,3 +41,10 @@ def test_lines_carry_who_what_how_long_and_no_phi(client: FlaskClient, caplog: p
 def test_unsafe_request_ids_are_replaced(client: FlaskClient, incoming: str) -> None:
     rid = client.get("/healthz", headers={"X-Request-Id": incoming}).headers["X-Request-Id"]
     assert rid != incoming and len(rid) == 32
+
+
+@pytest.mark.parametrize("incoming", ["ok-id\n", "ok-id\r\n", "ok\x00id", "a" * 64 + "\n"])
+def test_a_request_id_must_be_safe_to_its_end(client: FlaskClient, incoming: str) -> None:
+    """Issue 15: `^...$` let a trailing newline through (`$` matches before it); the whole value must match."""
+    rid = client.get("/healthz", environ_base={"HTTP_X_REQUEST_ID": incoming}).headers["X-Request-Id"]
+    assert rid != incoming.strip() and len(rid) == 32 and rid.isalnum()
