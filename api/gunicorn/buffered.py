@@ -18,14 +18,18 @@ read), and all buffers of a worker together up to BUFFER_BUDGET: past it, a requ
 to a thread as it is and that thread reads the rest against the same deadline.
 Responses are written by the thread, each write with the deadline's length.
 Keep-alive is on (gunicorn's `keepalive`), so a client need not pay a new connection and
-a lingering close for every request.
+a lingering close for every request; and a lingering close (half-close, read until the
+client closes, at most LINGER_S) happens in the loop, where gunicorn's blocks its main
+thread for up to 2 s per connection that a client leaves open.
 """
 
 from __future__ import annotations
 
 import errno
 import selectors
+import socket
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -38,6 +42,7 @@ from api.gunicorn.worker import DeadlineSocket, deadline_for, problem_page
 __all__ = ["BUFFER_BUDGET", "BufferedWorker"]
 
 BUFFER_BUDGET = 64 * 1024 * 1024  # bytes buffered per worker across all connections still being read
+LINGER_S = 2.0  # gunicorn's own close_graceful timeout
 _READ = 256 * 1024
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _DEFAULT_LIMIT = 16 * 1024 * 1024
@@ -74,11 +79,26 @@ class _Inbox(DeadlineSocket):
         return int(self.socket.send(data, *flags))
 
 
+class _Conn(TConn):  # type: ignore[misc]
+    """gunicorn's connection, whose graceful close lingers in the worker's loop instead of blocking it."""
+
+    def __init__(self, cfg: Any, sock: _Inbox, client: Any, server: Any, linger: Callable[[_Conn], None]) -> None:
+        super().__init__(cfg, sock, client, server)
+        self._linger = linger
+
+    def close(self, graceful: bool = False) -> None:
+        if graceful:
+            self._linger(self)  # gunicorn's close_graceful waits up to 2 s for the client: here, in the loop
+        else:
+            util.close(self.sock)
+
+
 class BufferedWorker(ThreadWorker):  # type: ignore[misc]
     """gunicorn's gthread worker whose main loop reads each request whole before a thread handles it."""
 
     def init_process(self) -> None:
         self._reading: dict[Any, float] = {}  # connection -> when its request must have arrived
+        self._lingering: dict[Any, float] = {}  # closed for writing, read until the client closes, or until then
         self._buffered = 0
         self._limit = _DEFAULT_LIMIT
         self._seconds = deadline_for(self.cfg.timeout)
@@ -98,7 +118,7 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
                 raise
             return
         self.nr_conns += 1
-        conn = TConn(self.cfg, _Inbox(client, self._seconds), addr, listener.getsockname())
+        conn = _Conn(self.cfg, _Inbox(client, self._seconds), addr, listener.getsockname(), self._linger)
         self._start_reading(conn)
 
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
@@ -170,6 +190,40 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
         for conn in [c for c, deadline in self._reading.items() if deadline <= now]:
             conn.sock.expire()  # the thread parses what arrived; its first read past it logs and closes
             self._dispatch(conn)
+        for conn in [c for c, deadline in self._lingering.items() if deadline <= now]:
+            self._end_linger(conn)
+
+    def _linger(self, conn: Any) -> None:
+        """RFC 9112 9.6: half-close, then read what the client still sends until it closes (at most LINGER_S), so
+        unread bytes cannot turn the close into a reset that cuts the response; without a thread or the loop
+        waiting on it."""
+        sock = conn.sock.socket
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.setblocking(False)
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_lingering, conn))
+        except (OSError, ValueError, KeyError):
+            util.close(conn.sock)
+            return
+        self._lingering[conn] = time.monotonic() + LINGER_S
+
+    def _on_lingering(self, conn: Any, _client: Any) -> None:
+        try:
+            if conn.sock.socket.recv(_READ):
+                return
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        self._end_linger(conn)
+
+    def _end_linger(self, conn: Any) -> None:
+        self._lingering.pop(conn, None)
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        util.close(conn.sock)
 
     def finish_request(self, conn: Any, fs: Any) -> None:
         if conn.parser is not None and conn.parser.unreader.buf.getvalue():

@@ -204,7 +204,8 @@ class SQLiteStore:
     def append(self, entries: Sequence[LogEntry]) -> None:
         if not entries:
             return
-        rows = [(e.decision_id, e.evaluated_at, to_micros(e.evaluated_at), _now(), e.policy_id, e.policy_version,
+        logged = _now()  # one time per transaction: its rows were committed together
+        rows = [(e.decision_id, e.evaluated_at, to_micros(e.evaluated_at), logged, e.policy_id, e.policy_version,
                  e.policy_sha256, e.session_id, e.key_id, e.request_id,
                  orjson.dumps(e.facts).decode(), orjson.dumps(e.decision).decode(), hook_json(e.hook))
                 for e in entries]

@@ -242,7 +242,7 @@ _SEPARATORS = (",", ":", "\n", "[", "{", "-", "?", "*")
 if _C_LOADER is not None:
     from yaml.composer import Composer
     from yaml.constructor import SafeConstructor
-    from yaml.cyaml import CParser
+    from yaml.cyaml import CParser  # type: ignore[attr-defined]
     from yaml.resolver import Resolver
 
     class _CEventsLoader(_Counting, Composer, CParser, SafeConstructor, Resolver):  # type: ignore[misc]
@@ -288,7 +288,7 @@ def _compose(text: str | bytes, source: str) -> yaml.Node | None:
     if _C_LOADER is not None and "\t" not in source:
         fast = source.count("[") + source.count("{") < _C_MAX_BRACKETS
         try:
-            return yaml.compose(text, Loader=_C_LOADER if fast else _CEventsLoader)  # type: ignore[no-any-return]
+            return yaml.compose(text, Loader=_C_LOADER if fast else _CEventsLoader)  # type: ignore[no-any-return, arg-type]
         except (yaml.YAMLError, UnicodeError):
             pass  # parse again below, for the message and its position (a lone surrogate is a UnicodeError)
     return yaml.compose(text, Loader=_PythonLoader)  # type: ignore[no-any-return]

@@ -71,6 +71,22 @@ def test_64_slow_connections_do_not_stop_normal_requests(default_server: LiveSer
             s.close()
 
 
+def test_clients_that_never_close_do_not_stall_the_worker(default_server: LiveServer) -> None:
+    """A `Connection: close` answer is followed by a lingering close (read until the client closes, at most 2 s);
+    gunicorn's blocked the worker's event loop meanwhile, so 32 clients that never close stalled it for 32 s."""
+    server = default_server
+    request = http_request("GET", "/healthz")
+    idle = [_half_sent(server.port, request) for _ in range(32)]  # whole requests; never read, never closed
+    try:
+        for i in range(20):
+            reply = server.request("POST", "/v1/decisions", {"facts": facts(f"beside-idle-{i}")}, role="evaluate",
+                                   timeout=1.0)  # half the linger of one connection
+            assert reply.status == 200
+    finally:
+        for s in idle:
+            s.close()
+
+
 def _read_response(sock: socket.socket) -> bytes:
     """One response with a Content-Length, read off a kept-alive connection."""
     data = b""
