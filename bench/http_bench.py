@@ -7,7 +7,8 @@ the ratios are fair. The baseline is the bare endpoint under gunicorn's defaults
 reports throughput, p50/p99, the server's CPU per request (master and workers, /proc) and,
 with a decision log, rows per commit (each transaction's rows share one `logged_at`).
 Run: python bench/http_bench.py [--seconds S] [--rounds R] [--connections C] [--items N]
-     [--workers W] [--threads T (the service_threads run)] [--runs bare,service,...]
+     [--workers W] [--threads T (the service_threads run, default 8)] [--runs bare,service,...]
+     [--before DIR: also the service from another checkout, e.g. `git archive <commit> | tar -x -C DIR`]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 from common import ROOT, realistic_facts, write_result
 from loadgen import load
 
+from api.config.settings import Settings
 from support.live import LiveServer, answers, free_port, wait_for
 
 VENV_BIN = Path(sys.executable).parent
@@ -111,12 +113,21 @@ def _gunicorn(args: list[str], app: str, path: str, env: dict[str, str] | None =
     return Running(port, stop, proc.pid, db)
 
 
-def start_service(folder: Path, db: Path, threads: int = 1) -> Running:
+def start_service(folder: Path, db: Path, threads: int | None = None, code: str | None = None) -> Running:
     """`attendance-policy serve` as configured by default (recycling included), without keys (loopback callers
-    are anonymous), its configuration in `folder`, its decision log at `db`."""
+    are anonymous), its configuration in `folder`, its decision log at `db`; `code`: the project's code from
+    another checkout (`--before DIR`: an earlier commit, measured in the same rounds); `threads` None: the
+    default."""
     server = LiveServer.create(folder, tokens={}, database=str(db), workers=_arg("--workers", 2),
                                server={"threads": threads, "max_requests": None})
-    server.start(quiet=True)
+    saved = dict(os.environ)
+    if code:
+        os.environ["PYTHONPATH"] = code  # the server's processes import the project from there
+    try:
+        server.start(quiet=True)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     return Running(server.port, server.stop, server.master.pid, db)
 
 
@@ -152,10 +163,12 @@ def batch_vs_single(port: int, items: int) -> dict[str, float]:
 
 
 def start_lean(folder: Path, db: Path) -> Running:
-    """bench/lean_app.py: the same decision work without Flask, served like the service (2 workers)."""
+    """bench/lean_app.py: the same decision work without Flask, served like the service (its worker class and
+    default threads)."""
     env = dict(os.environ, ATTENDANCE_POLICY_DATABASE=str(db), ATTENDANCE_POLICY_METRICS_DIR=str(db.parent),
                ATTENDANCE_POLICY_RULES=str(ROOT / "rules"))
-    return _gunicorn(["-k", BUFFERED, "--preload"], "lean_app:lean", "/healthz", env, db)
+    threads = str(Settings().threads)
+    return _gunicorn(["-k", BUFFERED, "--threads", threads, "--preload"], "lean_app:lean", "/healthz", env, db)
 
 
 # (name, what runs given a folder of its own and its decision log, where that log is). Runs in RAM (tmpfs) are
@@ -167,11 +180,20 @@ RUNS: tuple[Run, ...] = (
     ("service", lambda folder, db: start_service(folder, db), "disk"),
     ("bare_threads", lambda folder, db: start_bare(4), "disk"),
     ("bare_buffered", lambda folder, db: start_bare(1), "disk"),
-    ("service_threads", lambda folder, db: start_service(folder, db, _arg("--threads", 4)), "disk"),
+    ("service_one_thread", lambda folder, db: start_service(folder, db, 1), "disk"),
+    ("service_threads", lambda folder, db: start_service(folder, db, _arg("--threads", 8)), "disk"),
     ("service_log_in_ram", lambda folder, db: start_service(folder, db), "ram"),
     ("lean", start_lean, "disk"),
     ("lean_log_in_ram", start_lean, "ram"),
 )
+BEFORE: tuple[Run, ...] = (  # with --before DIR
+    ("service_before", lambda folder, db: start_service(folder, db, code=_before()), "disk"),
+    ("service_threads_before", lambda folder, db: start_service(folder, db, _arg("--threads", 8), _before()), "disk"),
+)
+
+
+def _before() -> str:
+    return sys.argv[sys.argv.index("--before") + 1]
 
 
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -187,7 +209,8 @@ def main() -> None:
     # Realistic traffic (bench/common.py): 5,000 sessions, each connection cycling through them.
     bodies = [{"facts": f} for f in realistic_facts(5000, seed=5)]
     wanted = sys.argv[sys.argv.index("--runs") + 1].split(",") if "--runs" in sys.argv else [n for n, _, _ in RUNS]
-    chosen = [r for r in RUNS if r[0] in wanted or r[0] == "bare"]
+    every = RUNS + (BEFORE if "--before" in sys.argv else ())
+    chosen = [r for r in every if r[0] in wanted or r[0] == "bare" or (r in BEFORE and "--runs" not in sys.argv)]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in chosen}
     servers: dict[str, Running] = {}
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(
@@ -218,7 +241,7 @@ def main() -> None:
     print(f"(median of {rounds} interleaved rounds of {seconds}s, {results['bare']['tool']}, {conns} connections, "
           f"{_arg('--workers', 2)} workers; goal: service >= 0.6 of bare (gunicorn's defaults, same workers) with the "
           f"decision log on: {ratios.get('service')} as configured by default, {ratios.get('service_threads')} with "
-          f"{_arg('--threads', 4)} threads)")
+          f"{_arg('--threads', 8)} threads)")
     if batch:
         print(f"batch of {batch['items']}: {batch['batch_per_s']:.0f} decisions/s vs {batch['single_per_s']:.0f}/s "
               f"single calls (x{batch['ratio']})")

@@ -107,7 +107,7 @@ def _memory(server: LiveServer, until: float, every: float, out: list[dict[str, 
         time.sleep(every)
 
 
-def soak(seconds: float, clients: int, window: float, max_requests: int, threads: int = 1) -> dict[str, Any]:
+def soak(seconds: float, clients: int, window: float, max_requests: int, threads: int | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         server = LiveServer.create(Path(tmp), server={"max_requests": max_requests, "threads": threads}).start()
         pids = server.worker_pids()
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--window", type=float, default=30.0, help="seconds per reported window (default 30)")
     parser.add_argument("--max-requests", type=int, default=0, help="worker recycling (default 0: off)")
-    parser.add_argument("--threads", type=int, default=1, help="request threads per worker (default 1)")
+    parser.add_argument("--threads", type=int, help="request threads per worker (default: the service's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     result = soak(args.seconds, args.clients, min(args.window, args.seconds), args.max_requests, args.threads)

@@ -40,8 +40,8 @@ def test_scaling_smoke():
 def test_http_smoke():
     out = _run("http_bench.py", "--seconds", "1", "--rounds", "2", "--items", "20", "--connections", "2")
     result = _result("http")
-    runs = ("bare", "service", "bare_threads", "bare_buffered", "service_threads", "service_log_in_ram", "lean",
-            "lean_log_in_ram")
+    runs = ("bare", "service", "bare_threads", "bare_buffered", "service_one_thread", "service_threads",
+            "service_log_in_ram", "lean", "lean_log_in_ram")
     assert all(result[name]["errors"] == 0 and result[name]["requests"] > 0 for name in runs)
     assert set(result["ratios"]) == set(runs) - {"bare"}
     assert result["batch"]["items"] == 20 and "goal: service >= 0.6" in out
