@@ -107,9 +107,10 @@ def _memory(server: LiveServer, until: float, every: float, out: list[dict[str, 
         time.sleep(every)
 
 
-def soak(seconds: float, clients: int, window: float, max_requests: int, threads: int | None = None) -> dict[str, Any]:
+def soak(seconds: float, clients: int, window: float, max_requests: int,
+         request_threads: int | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        server = LiveServer.create(Path(tmp), server={"max_requests": max_requests, "threads": threads}).start()
+        server = LiveServer.create(Path(tmp), server={"max_requests": max_requests, "threads": request_threads}).start()
         pids = server.worker_pids()
         stats = Stats()
         memory: list[dict[str, Any]] = []
