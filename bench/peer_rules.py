@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.policy.model import Condition, Leaf, Policy, to_nnf
-from engine.policy.paths import paths
+from engine.policy.model import All, Condition, Leaf, Policy, to_nnf
 
 _ZEN_OPS = {"eq": "==", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
@@ -29,13 +28,19 @@ def _zen_leaf(leaf: Leaf) -> str:
     return f"({guard} and {test})"
 
 
+def _zen_condition(cond: Condition) -> str:
+    """A condition in NNF as one ZEN expression, written as its tree (`and`, `or`), not expanded into paths."""
+    if isinstance(cond, Leaf):
+        if cond.op == "in":
+            return "(" + " or ".join(_zen_leaf(Leaf(cond.fact, "eq", v)) for v in cond.value) + ")"
+        return _zen_leaf(cond)
+    joiner = " and " if isinstance(cond, All) else " or "
+    return "(" + joiner.join(_zen_condition(c) for c in cond.items) + ")"
+
+
 def zen_decision(policy: Policy) -> str:
-    """A JDM graph: one decision table, hit policy `collect`, one row per alternative path of each rule."""
-    rows = []
-    for rule in policy.rules:
-        for n, path in enumerate(paths(rule.when)):
-            rows.append({"_id": f"{rule.id}#{n}", "c": " and ".join(_zen_leaf(x) for x in path),
-                         "o": _literal(rule.id)})
+    """A JDM graph as its users would write it: one decision table, hit policy `collect`, one row per rule."""
+    rows = [{"_id": rule.id, "c": _zen_condition(to_nnf(rule.when)), "o": _literal(rule.id)} for rule in policy.rules]
     table = {"hitPolicy": "collect", "inputs": [{"id": "c", "name": "conditions"}],
              "outputs": [{"id": "o", "name": "rule", "field": "rule"}], "rules": rows}
     graph = {"nodes": [{"id": "in", "name": "in", "type": "inputNode", "content": {}},
