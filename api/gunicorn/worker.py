@@ -18,6 +18,7 @@ import json
 import logging
 import socket
 import time
+import uuid
 from typing import Any
 
 from gunicorn import util
@@ -92,7 +93,8 @@ def deadline_for(timeout: float) -> float:
 def problem_page(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's answer to a request it cannot parse (400, 414, 431...), as a problem document, not HTML."""
     body = json.dumps({"type": TYPE_BASE + "malformed_http", "title": reason, "status": status_int, "detail": mesg,
-                       "code": "malformed_http"}, separators=(",", ":")).encode()
+                       "code": "malformed_http", "instance": f"urn:attendance-policy:request:{uuid.uuid4().hex}"},
+                      separators=(",", ":")).encode()
     head = [f"HTTP/1.1 {status_int} {reason}", "Connection: close", "Content-Type: application/problem+json",
             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in SECURITY_HEADERS.items())]
     util.write_nonblock(sock, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -14,7 +14,7 @@ from api.http.problems import BadRequest, PayloadTooLarge, TooManyItems, Unsuppo
 from engine.core.errors import Problem
 from engine.core.schemas import FORMAT_CHECKER, load_schema
 from engine.facts.fast_validator import Check, checker_for
-from engine.facts.prepare import describe_error
+from engine.facts.prepare import describe_error, facts_problems, json_pointer
 from engine.facts.strict_json import loads_strict
 
 __all__ = ["DecisionRequest", "check_batch", "check_envelope", "check_schema", "read_json"]
@@ -68,11 +68,22 @@ def _problems(name: str, body: Any) -> list[Problem]:
     return sorted((describe_error(e) for e in validator.iter_errors(body)), key=lambda p: (p.path, p.message))
 
 
+def _with_facts(problems: list[Problem], body: Any) -> list[Problem]:
+    """An invalid envelope's problems and its facts' too, so that one answer lists them all (the rare path)."""
+    if not isinstance(body, dict) or "facts" not in body:
+        return problems
+    at = [replace(p, path=f"facts.{p.path}" if p.path else "facts",
+                  pointer="/facts" + (p.pointer if p.pointer is not None else json_pointer(p.path.split(".")))
+                  if p.path else "/facts") for p in facts_problems(body["facts"])]
+    return sorted(problems + at, key=lambda p: (p.path, p.message))
+
+
 def check_envelope(body: Any) -> DecisionRequest:
     """A decision request (or one batch item) whose envelope is valid; facts unchecked yet."""
     problems = _problems("decision-request", body)
     if problems:
-        raise BadRequest("the request does not match the decision request schema", problems=problems)
+        raise BadRequest("the request does not match the decision request schema",
+                         problems=_with_facts(problems, body))
     return DecisionRequest(body["facts"], body.get("policy"), body.get("version"), body.get("explain", False))
 
 

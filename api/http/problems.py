@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -23,12 +26,14 @@ from engine.core.errors import (
 from engine.runtime.reload import ReloadError
 
 __all__ = [
-    "ApiError", "BadRequest", "Forbidden", "InvalidQuery", "LogUnavailable", "NotFound", "PayloadTooLarge",
-    "STATUS", "TooManyItems", "Unauthenticated", "UnsupportedMediaType", "TYPE_BASE", "describe",
-    "problem_body", "problem_response", "register", "status_of",
+    "ApiError", "BadRequest", "Forbidden", "InvalidQuery", "LogUnavailable", "NotFound", "PROBLEM_JSON",
+    "PayloadTooLarge", "ProblemType", "STATUS", "TooManyItems", "Unauthenticated", "UnsupportedMediaType",
+    "TYPE_BASE", "describe", "errors_of", "problem_body", "problem_response", "problem_types", "register", "status_of",
 ]
 
-TYPE_BASE = "https://attendance-policy.example/problems/"
+# A problem's `type`: this path plus its code, relative to the server, which serves a page there
+# (api/views/problem_types.py).
+TYPE_BASE = "/problems/"
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("attendance_policy.errors")
 
@@ -108,39 +113,87 @@ _HTTP: dict[int, tuple[str, str]] = {
 }
 
 
+@dataclass(frozen=True, order=True)
+class ProblemType:
+    """One kind of problem a client can get: what its `type` URL's page says."""
+
+    code: str
+    status: int
+    title: str
+    description: str
+
+
+# Problems that no PolicyError class stands for: werkzeug's, readiness, gunicorn's refusals, the unexpected.
+_OTHER_TYPES = (
+    ProblemType("not_found", 404, "Not found", "No such endpoint; /openapi.json lists every one."),
+    ProblemType("method_not_allowed", 405, "Method not allowed", "The path exists, the method does not; the "
+                "`Allow` header lists the methods it takes."),
+    ProblemType("http_error", 400, "HTTP error", "Another HTTP-level refusal of the request (its status says "
+                "which)."),
+    ProblemType("malformed_http", 400, "Malformed HTTP", "The request is not valid HTTP (a broken request line or "
+                "header, or one over the server's limits: then 414 or 431); answered before any endpoint sees it."),
+    ProblemType("not_ready", 503, "Not ready", "`/readyz` only: policies are not loaded, a worker serves a stale "
+                "set, or the decision log cannot be written; `checks` names which."),
+    ProblemType("internal_error", 500, "Internal error", "A bug: the traceback is in the server log under the "
+                "request id, never in the response."),
+)
+
+
+def _subclasses(cls: type[PolicyError]) -> list[type[PolicyError]]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+
+
+def problem_types() -> tuple[ProblemType, ...]:
+    """Every problem type a client can get, by code: each error class with an HTTP status, and the others."""
+    found = {t.code: t for t in _OTHER_TYPES}
+    for cls in _subclasses(PolicyError):
+        status = next((STATUS[c] for c in cls.__mro__ if c in STATUS), None)
+        if status is not None and cls.code not in found:
+            doc = inspect.getdoc(cls) or cls.title
+            found[cls.code] = ProblemType(cls.code, status, cls.title, " ".join(doc.split()))
+    return tuple(sorted(found.values()))
+
+
 def status_of(exc: PolicyError) -> int | None:
     """The HTTP status of an error, by its type; None for a type that should never reach a client."""
     return next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), None)
 
 
 def problem_body(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
-    """The problem document; `request_id` ties it to the access log line."""
+    """The problem document; `request_id` (and `instance`, its URN) ties it to the access log line."""
+    rid = g.get("request_id") or uuid.uuid4().hex
     body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail,
-                            "code": code}
-    rid = g.get("request_id")
-    if rid:
-        body["request_id"] = rid
+                            "code": code, "instance": f"urn:attendance-policy:request:{rid}", "request_id": rid}
     body.update({k: v for k, v in extra.items() if v is not None})
     return body
 
 
-def _errors(problems: list[Problem], prefix: str) -> list[dict[str, str]] | None:
+def _pointer(p: Problem) -> str:
+    if p.pointer is not None:
+        return p.pointer
+    return "".join("/" + s.replace("~", "~0").replace("/", "~1") for s in p.path.split(".")) if p.path else ""
+
+
+def errors_of(problems: list[Problem], prefix: str = "") -> list[dict[str, str]] | None:
+    """`errors` entries: the dotted path, its JSON Pointer, the message; `prefix` is where the checked part sits."""
     if not problems:
         return None
-    return [{"path": f"{prefix}{p.path}" if p.path else prefix.rstrip("."), "message": p.message} for p in problems]
+    at = "".join("/" + s for s in prefix.split(".") if s)
+    return [{"path": f"{prefix}{p.path}" if p.path else prefix.rstrip("."), "pointer": at + _pointer(p),
+             "message": p.message} for p in problems]
 
 
 def describe(exc: BaseException, *, facts_prefix: str = "facts.") -> tuple[dict[str, Any], dict[str, str]]:
     """(problem body, headers) for any exception; nothing internal leaks into it."""
     status = status_of(exc) if isinstance(exc, PolicyError) else None
     if isinstance(exc, ApiError) and status is not None:
-        return problem_body(status, exc.code, exc.title, exc.message, errors=_errors(exc.problems, "")), exc.headers
+        return problem_body(status, exc.code, exc.title, exc.message, errors=errors_of(exc.problems)), exc.headers
     if isinstance(exc, PolicyError) and status is not None:
         suggestion = exc.suggestion if isinstance(exc, UnknownPolicyError) else None
         detail = exc.reason if isinstance(exc, MalformedJSONError) else exc.message
         if isinstance(exc, ReloadError):  # problems in files, each with its file:line:column
             return problem_body(status, exc.code, exc.title, detail, problems=[p.to_dict() for p in exc.problems]), {}
-        errors = None if isinstance(exc, MalformedJSONError) else _errors(exc.problems, facts_prefix)
+        errors = None if isinstance(exc, MalformedJSONError) else errors_of(exc.problems, facts_prefix)
         return problem_body(status, exc.code, exc.title, detail, suggestion=suggestion, errors=errors), {}
     if isinstance(exc, HTTPException) and exc.code in _HTTP:
         code, title = _HTTP[exc.code]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 
 from api.http.auth import requires
 from api.http.problems import InvalidQuery, LogUnavailable, NotFound
 from api.log.store import HookLog, Page, Query, to_micros
 from api.state import state
-from engine.core.errors import StoreError
+from engine.core.errors import Problem, StoreError
 from engine.core.schemas import FORMAT_CHECKER
+from engine.core.suggest import did_you_mean
 
 bp = Blueprint("audit", __name__)
 
@@ -26,49 +29,72 @@ class DecisionNotFound(NotFound):
 
 
 def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+    """The cursor of the page after `seq`: every string of `CURSOR` is one the server could issue."""
+    return f"s{seq}"
 
 
-def _decode_cursor(cursor: str) -> int:
+_CURSOR = "cursor is not one this server issued; pass back `next_cursor` unchanged"
+_TIME = "{} must be an RFC 3339 date-time with a time zone, e.g. 2026-01-31T00:00:00Z"
+CURSOR = re.compile("s[0-9]{1,18}", re.ASCII)  # the document's `pattern`; 18 digits fit SQLite's integer
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def _cursor(cursor: str) -> int:
+    """The sequence number a cursor stands for (ValueError: why it is refused)."""
+    if CURSOR.fullmatch(cursor) is None:
+        raise ValueError(_CURSOR)
+    return int(cursor[1:])
+
+
+def _time(value: str) -> int:
+    if not FORMAT_CHECKER.conforms(value, "date-time"):  # fromisoformat alone takes non-RFC 3339 forms
+        raise ValueError(_TIME)
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, seq = text.partition(":")
-        if kind == "seq" and seq.isascii() and seq.isdigit():
-            return int(seq)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise InvalidQuery("cursor is not one this server issued; pass back `next_cursor` unchanged")
-
-
-def _time(name: str) -> int | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    try:
-        if not FORMAT_CHECKER.conforms(value, "date-time"):  # fromisoformat alone takes non-RFC 3339 forms
-            raise ValueError(value)
         return to_micros(value)
     except ValueError:
-        raise InvalidQuery(f"{name} must be an RFC 3339 date-time with a time zone, "
-                           f"e.g. 2026-01-31T00:00:00Z") from None
+        raise ValueError(_TIME) from None
 
 
-def _limit() -> int:
-    raw = request.args.get("limit", "100")
+def _limit(raw: str) -> int:
     # isdigit() alone also accepts digits int() refuses, such as '²'
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise InvalidQuery(f"limit must be an integer from 1 to {MAX_LIMIT}")
-    return int(raw)
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_LIMIT:
+        return int(raw)
+    raise ValueError(f"{{}} must be an integer from 1 to {MAX_LIMIT}")
+
+
+def _session(raw: str) -> str:
+    if _CONTROL.search(raw):
+        raise ValueError("{} must not hold a control character (U+0000-U+001F or U+007F)")
+    return raw
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {"session_id": _session, "since": _time, "until": _time,
+                                             "limit": _limit, "cursor": _cursor}
+
+
+def _parsed(args: MultiDict[str, str]) -> tuple[dict[str, Any], list[Problem]]:
+    """Each known parameter parsed, and every problem with the query string (all of them at once)."""
+    values: dict[str, Any] = {}
+    problems = [Problem("invalid_query", f"unknown query parameter {name!r}{did_you_mean(name, _PARAMS)}; known: "
+                        f"{', '.join(_PARAMS)}", name, pointer="") for name in sorted(set(args) - set(_PARAMS))]
+    for name, parse in _PARSERS.items():
+        raw = args.get(name)
+        if raw is None or (raw == "" and name in ("session_id", "cursor")):
+            continue
+        try:
+            values[name] = parse(raw)
+        except ValueError as e:
+            problems.append(Problem("invalid_query", str(e).format(name), name, pointer=""))
+    return values, sorted(problems, key=lambda p: p.path)
 
 
 def parse_query() -> Query:
-    unknown = sorted(set(request.args) - set(_PARAMS))
-    if unknown:
-        raise InvalidQuery(f"unknown query parameter {unknown[0]!r}; known: {', '.join(_PARAMS)}")
-    session_id = request.args.get("session_id")
-    cursor = request.args.get("cursor")
-    return Query(session_id=session_id or None, since_us=_time("since"), until_us=_time("until"),
-                 after_seq=_decode_cursor(cursor) if cursor else 0, limit=_limit())
+    """The audit query; 400 `invalid_query` listing every bad or unknown parameter."""
+    values, problems = _parsed(request.args)
+    if problems:
+        raise InvalidQuery("; ".join(p.message for p in problems), problems=problems)
+    return Query(session_id=values.get("session_id"), since_us=values.get("since"), until_us=values.get("until"),
+                 after_seq=values.get("cursor", 0), limit=values.get("limit", 100))
 
 
 @bp.get("/v1/decisions/<decision_id>")

@@ -18,6 +18,9 @@ class Problem:
     file: str | None = None
     line: int | None = None
     column: int | None = None
+    # RFC 6901 pointer to the value in the checked document (unambiguous where `path` has a key with a dot);
+    # None: derived from `path`, whose segments then hold no dot.
+    pointer: str | None = None
 
     def location(self) -> str:
         """`file:line:col`, or as much of it as is known."""

@@ -12,6 +12,7 @@ input).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,8 @@ Check = Callable[[Any], bool]
 
 _SUPPORTED = {"type", "enum", "minimum", "maximum", "minLength", "maxLength", "format", "required",
               "additionalProperties", "properties", "default", "x-default-from", "title", "description",
-              "$schema", "$id"}
+              "$schema", "$id", "pattern", "x-cross-field-checks", "allOf", "if", "then", "else", "const",
+              "x-cross-field-check"}
 _TYPES: dict[str, Check] = {
     "object": lambda v: isinstance(v, dict),
     "string": lambda v: isinstance(v, str),
@@ -61,9 +63,32 @@ def _node(schema: dict[str, Any]) -> Check:
     if "format" in schema:
         fmt = schema["format"]
         checks.append(lambda v: not isinstance(v, str) or FORMAT_CHECKER.conforms(v, fmt))
-    if "properties" in schema:
+    if "pattern" in schema:
+        search = re.compile(schema["pattern"]).search
+        checks.append(lambda v: not isinstance(v, str) or search(v) is not None)
+    if "const" in schema:
+        checks.append(_const(schema["const"]))
+    if "properties" in schema or "required" in schema:
         checks.append(_object(schema))
+    checks.extend(_node(sub) for sub in schema.get("allOf", ()))
+    if "if" in schema:
+        checks.append(_conditional(schema))
     return _all(checks)
+
+
+def _const(expected: Any) -> Check:
+    # JSON equality: 1 and 1.0 are one number, true is no number.
+    if _number(expected):
+        return lambda v: _number(v) and v == expected
+    return lambda v: v == expected and type(v) is type(expected)
+
+
+def _conditional(schema: dict[str, Any]) -> Check:
+    """if/then/else: a missing branch holds."""
+    test = _node(schema["if"])
+    then = _node(schema["then"]) if "then" in schema else None
+    other = _node(schema["else"]) if "else" in schema else None
+    return lambda v: (then is None or then(v)) if test(v) else (other is None or other(v))
 
 
 def _all(checks: list[Check]) -> Check:
@@ -127,7 +152,7 @@ def _nan(v: Any) -> bool:
 
 
 def _object(schema: dict[str, Any]) -> Check:
-    props = {k: _node(s) for k, s in schema["properties"].items()}
+    props = {k: _node(s) for k, s in schema.get("properties", {}).items()}
     required = tuple(schema.get("required", ()))
     closed = schema.get("additionalProperties", True) is False
 

@@ -12,9 +12,10 @@ from jsonschema import ValidationError
 from engine.core.errors import FactsError, Problem
 from engine.core.schemas import load_schema, validator
 from engine.core.suggest import did_you_mean
+from engine.facts.consistency import clause_of, cross_field_problem
 from engine.facts.fast_validator import facts_ok
 
-__all__ = ["FactSpec", "fact_catalogue", "prepare_facts", "describe_error"]
+__all__ = ["FactSpec", "fact_catalogue", "facts_problems", "json_pointer", "prepare_facts", "describe_error"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ def _pointer(error: ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path)
 
 
+def json_pointer(segments: Any) -> str:
+    """RFC 6901: `["a.b", 0]` -> `/a.b/0`."""
+    return "".join("/" + str(s).replace("~", "~0").replace("/", "~1") for s in segments)
+
+
 def describe_error(error: ValidationError) -> Problem:
     """Turn a jsonschema error into a sentence a person understands."""
     path = _pointer(error)
@@ -87,27 +93,30 @@ def describe_error(error: ValidationError) -> Problem:
     elif kw == "required":
         missing = error.message.split("'")[1]
         path = f"{path}.{missing}" if path else missing
-        msg = "is required"
+        return Problem("invalid_facts", "is required", path,
+                       pointer=json_pointer([*error.absolute_path, missing]))
     elif kw == "additionalProperties":
         extra = sorted(set(v) - set(schema.get("properties", {})))
-        return _unknown_field(path, extra, schema)
+        return _unknown_field(path, extra, schema, list(error.absolute_path))
     elif kw == "maxLength":
         msg = f"is longer than {rv} characters"
     elif kw == "minLength":
         msg = f"is shorter than {rv} character{'s' if rv != 1 else ''}"
     elif kw == "format":
         msg = f"{value} is not a valid {rv}"
+    elif kw == "pattern":
+        msg = "holds a control character (U+0000-U+001F or U+007F)" if "u0000" in rv else f"{value} does not match {rv}"
     else:
         msg = error.message
-    return Problem("invalid_facts", msg, path)
+    return Problem("invalid_facts", msg, path, pointer=json_pointer(error.absolute_path))
 
 
-def _unknown_field(path: str, extra: list[str], schema: dict[str, Any]) -> Problem:
+def _unknown_field(path: str, extra: list[str], schema: dict[str, Any], at: list[Any]) -> Problem:
     name = extra[0]
     full = f"{path}.{name}" if path else name
     hint = did_you_mean(name, list(schema.get("properties", {})))
     more = f" (and {len(extra) - 1} more: {', '.join(extra[1:])})" if len(extra) > 1 else ""
-    return Problem("invalid_facts", f"unknown field{hint}{more}", full)
+    return Problem("invalid_facts", f"unknown field{hint}{more}", full, pointer=json_pointer([*at, name]))
 
 
 def _types(t: Any) -> str:
@@ -139,11 +148,25 @@ def _non_finite(facts: Any) -> list[Problem]:
     return out
 
 
+def facts_problems(facts: Any) -> list[Problem]:
+    """Every problem with these facts (the schema's, cross-field checks included), sorted by path."""
+    schema = load_schema("session-facts")
+    problems = [_describe_fact_error(e, schema) for e in validator("session-facts").iter_errors(facts)]
+    return sorted(problems + _non_finite(facts), key=lambda p: (p.path, p.message))
+
+
+def _describe_fact_error(error: ValidationError, schema: dict[str, Any]) -> Problem:
+    clause = clause_of(error, schema)
+    if clause is None:
+        return describe_error(error)
+    return cross_field_problem(clause, error, json_pointer(error.absolute_path))
+
+
 def validate_facts(facts: Any) -> None:
     """Raise FactsError listing every problem, sorted by path."""
-    problems = [describe_error(e) for e in validator("session-facts").iter_errors(facts)] + _non_finite(facts)
+    problems = facts_problems(facts)
     if problems:
-        raise FactsError(sorted(problems, key=lambda p: (p.path, p.message)))
+        raise FactsError(problems)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,8 @@ def test_request_errors_are_problems(app: Flask, client: FlaskClient, data: Any,
     body = resp.get_json()
     assert (resp.status_code, resp.mimetype, body["code"], body["status"]) == (
         status, "application/problem+json", code, status)
-    assert body["type"] == f"https://attendance-policy.example/problems/{code}"
+    assert body["type"] == f"/problems/{code}"
+    assert client.get(body["type"]).status_code == 200  # the type URL resolves: a page says what it means
     assert fragment in body["detail"] + json.dumps(body.get("errors", []))
     assert body["request_id"] == resp.headers["X-Request-Id"]
     assert _rows(app) == []  # nothing logged for a failed request
@@ -97,9 +98,10 @@ def test_invalid_facts_list_every_problem_with_paths(client: FlaskClient) -> Non
     bad = {"session": {"id": "s", "type": "couple"}, "attendance": {"partners_present": 3}, "clinical": {"x": 1}}
     body = _post(client, json.dumps({"facts": bad})).get_json()
     assert body["errors"] == [
-        {"path": "facts.attendance.partners_present", "message": "3 is greater than the maximum of 2"},
-        {"path": "facts.clinical.x", "message": "unknown field"},
-        {"path": "facts.session.type",
+        {"path": "facts.attendance.partners_present", "pointer": "/facts/attendance/partners_present",
+         "message": "3 is greater than the maximum of 2"},
+        {"path": "facts.clinical.x", "pointer": "/facts/clinical/x", "message": "unknown field"},
+        {"path": "facts.session.type", "pointer": "/facts/session/type",
          "message": "'couple' is not one of: couples, individual, group, family, education; did you mean 'couples'?"},
     ]
 
@@ -140,7 +142,8 @@ def test_batch_mixes_results_in_order_and_logs_the_decisions(app: Flask, client:
     assert resp.status_code == 200
     results = resp.get_json()["results"]
     assert [(r["index"], r["status"]) for r in results] == [(0, 200), (1, 400), (2, 404), (3, 200), (4, 400)]
-    assert results[1]["problem"]["errors"] == [{"path": "facts.session.type", "message": "is required"}]
+    assert results[1]["problem"]["errors"] == [{"path": "facts.session.type", "pointer": "/facts/session/type",
+                                                "message": "is required"}]
     assert results[2]["problem"]["code"] == "unknown_policy_version"
     assert results[4]["problem"]["errors"][0]["path"] == "facts"
     assert "not_fired" in results[3]["decision"]

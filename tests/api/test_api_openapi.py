@@ -20,21 +20,17 @@ def _refs(node: Any) -> list[str]:
     return []
 
 
-def test_every_ref_in_the_document_resolves(client: FlaskClient) -> None:
+def test_every_ref_in_the_document_resolves_inside_it(client: FlaskClient) -> None:
     doc = client.get("/openapi.json").get_json()
-    registry = registry_of(doc)
-    looked_up = 0
+    resolver = registry_of(doc).resolver(base_uri=DOC_URI)
+    refs = _refs(doc)
+    for ref in refs:
+        assert ref.startswith("#/components/"), ref  # no file names, no `$id`s: a plain pointer into the document
+        resolver.lookup(ref)  # raises if unresolvable
+    assert len(refs) > 50
     for schema in doc["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
-        resolver = registry.resolver(base_uri=schema["$id"])
-        for ref in _refs(schema):
-            resolver.lookup(ref)  # raises if unresolvable
-            looked_up += 1
-    resolver = registry.resolver(base_uri=DOC_URI)
-    paths = _refs(doc["paths"])
-    for ref in paths:
-        resolver.lookup(ref)
-    assert looked_up and paths  # there were refs to resolve, between schemas and from the paths
+        assert not {"$id", "$defs", "$schema"} & set(schema)
 
 
 BATCH = {"items": [{"facts": facts("o-1"), "explain": True}, {"facts": {"session": {}}}, {"facts": facts(),

@@ -93,8 +93,8 @@ def test_openapi_document(client: FlaskClient) -> None:
         "/v1/decisions", "/v1/decisions:batch", "/v1/decisions/{decision_id}", "/v1/policies",
         "/v1/policies/{policy_id}", "/v1/policies/{policy_id}/versions/{version}", "/healthz", "/readyz",
         "/metrics", "/openapi.json", "/v1/status", "/v1/admin/reload", "/v1/admin/policies/{policy_id}/activate",
-            "/v1/audit/impact"}
+        "/v1/audit/impact", "/problems/{code}"}
     schemas = doc["components"]["schemas"]
-    assert schemas["SessionFacts"]["$id"].endswith("/session-facts.schema.json")
+    assert schemas["SessionFacts"]["title"] == "Session facts"
     assert schemas["DecisionBatchRequest"]["properties"]["items"]["maxItems"] == 1000
     assert doc["paths"]["/v1/decisions"]["post"]["x-required-role"] == "evaluate"

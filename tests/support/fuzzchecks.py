@@ -1,5 +1,5 @@
-"""Schemathesis set-up shared by tests/reliability/test_fuzz_openapi.py and scripts/fuzz_api.py: the checks, and the
-served OpenAPI document in a form Schemathesis resolves (`bundle_openapi`).
+"""Schemathesis set-up shared by tests/reliability/test_fuzz_openapi.py and scripts/fuzz_api.py: the checks (the served
+OpenAPI document is self-contained, so Schemathesis reads it as it is).
 
 Built-in checks run with three documented exceptions (all in docs/api.md and
 docs/reliability.md): a batch answers 200 with a per-item problem for an invalid item;
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import urljoin
 
 import schemathesis
 from jsonschema import Draft202012Validator
@@ -52,8 +51,9 @@ def problem_documents(ctx: Any, response: Any, case: Any) -> bool | None:
     ctype = (ctype[0] if isinstance(ctype, list) else ctype).split(";")[0].strip()
     assert ctype == PROBLEM, f"{response.status_code} answered as {ctype!r}, not {PROBLEM}"
     body = _json(response)
-    schema = case.operation.schema.raw_schema["components"]["schemas"]["Problem"]
-    errors = list(Draft202012Validator(schema).iter_errors(body))
+    components = case.operation.schema.raw_schema["components"]
+    errors = list(Draft202012Validator({"$ref": "#/components/schemas/Problem", "components": components})
+                  .iter_errors(body))
     assert not errors, f"not a problem document: {errors[0].message}"
     assert body["status"] == response.status_code, f"problem status {body['status']} != {response.status_code}"
     return True
@@ -172,36 +172,3 @@ def runs(doc: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(f"{m.upper()} {p}", mode) for p, item in doc["paths"].items() for m, op in item.items()
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
             if mode is GenerationMode.POSITIVE or _negatable(op)]
-
-
-def bundle_openapi(doc: dict[str, Any]) -> dict[str, Any]:
-    """The served document with every `$ref` rewritten to a local `#/components/schemas/...` pointer.
-
-    The service embeds each schema with its `$id` and keeps the relative `$ref`s between
-    them (valid OpenAPI 3.1). Tools that do not resolve `$id` (Schemathesis 4 among them)
-    skip those parts; this form is the same contract with plain local pointers.
-    """
-    schemas = doc["components"]["schemas"]
-    by_uri = {s["$id"]: name for name, s in schemas.items() if "$id" in s}
-
-    def rewrite(node: Any, base: str) -> Any:
-        if isinstance(node, dict):
-            out = {k: rewrite(v, base) for k, v in node.items() if k != "$id"}
-            ref = node.get("$ref")
-            if isinstance(ref, str) and not ref.startswith("#/components/"):
-                target = urljoin(base, ref)
-                uri, _, pointer = target.partition("#")
-                name = by_uri.get(uri)
-                if name is None:
-                    raise ValueError(f"cannot bundle $ref {ref!r} (from {base})")
-                out["$ref"] = f"#/components/schemas/{name}{pointer}"
-            return out
-        if isinstance(node, list):
-            return [rewrite(v, base) for v in node]
-        return node
-
-    bundled = dict(doc)
-    bundled["components"] = {**doc["components"],
-                             "schemas": {name: rewrite(s, s.get("$id", "")) for name, s in schemas.items()}}
-    bundled["paths"] = rewrite(doc["paths"], "")
-    return bundled

@@ -1,4 +1,4 @@
-"""Validators for responses against the served OpenAPI document (its embedded schemas resolved by `$id`)."""
+"""Validators for responses against the served OpenAPI document (self-contained: every `$ref` points inside it)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ DOC_URI = "urn:attendance-policy:openapi"
 
 
 def registry_of(doc: dict[str, Any]) -> Registry[Any]:
-    """The document itself, plus every embedded schema under its own `$id`."""
-    resources = [(DOC_URI, DRAFT202012.create_resource(doc))]
-    resources += [(s["$id"], DRAFT202012.create_resource(s)) for s in doc["components"]["schemas"].values()]
-    return Registry().with_resources(resources)
+    """The document itself, as the one resource every `#/components/...` pointer resolves in."""
+    return Registry().with_resource(DOC_URI, DRAFT202012.create_resource(doc))
 
 
 def response_validator(doc: dict[str, Any], template: str, method: str, status: int,
@@ -24,12 +22,8 @@ def response_validator(doc: dict[str, Any], template: str, method: str, status: 
     responses = doc["paths"][template][method]["responses"]
     assert str(status) in responses, f"{method.upper()} {template} does not document {status}"
     schema = responses[str(status)]["content"][media]["schema"]
-    if "$ref" in schema:
-        # A component is a Schema Object: an OpenAPI 3.1 tool enters it as the resource its `$id` names,
-        # so the relative `$ref`s inside it resolve against that `$id` (as they do in schemas/).
-        name = schema["$ref"].removeprefix("#/components/schemas/")
-        schema = {"$ref": doc["components"]["schemas"][name]["$id"]}
-    return Draft202012Validator(schema, registry=registry_of(doc), format_checker=FormatChecker())
+    return Draft202012Validator({"$ref": DOC_URI + schema["$ref"]} if "$ref" in schema else schema,
+                                registry=registry_of(doc), format_checker=FormatChecker())
 
 
 def response_errors(doc: dict[str, Any], template: str, method: str, status: int, media: str,
