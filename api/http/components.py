@@ -4,7 +4,8 @@ Each schema file becomes a component named after its stem (`decision-record` -> 
 each `$defs` entry, at any depth, becomes a component of its own (`decision.schema.json#/$defs/policy_ref`
 -> `DecisionPolicyRef`). `$id`, `$schema` and `$defs` are dropped, and every `$ref` (relative file,
 `#`, `#/$defs/...`, `file#/$defs/...`) becomes a `#/components/schemas/...` pointer. A schema file
-that a `$ref` names is added too, so a new schema entry needs nothing here.
+that a `$ref` names is added too, so a new schema entry needs nothing here. A `$ref` into a schema's
+properties (`policy.schema.json#/properties/changelog`) becomes a copy of what it points at.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def _rewrite(node: Any, stem: str, wanted: list[str]) -> Any:
     out = {k: _rewrite(v, stem, wanted) for k, v in node.items() if k not in _DROPPED}
     if isinstance(node.get("$ref"), str):
         target, defs, rest = _parse(node["$ref"], stem)
-        wanted.append(target)
         if not rest:
+            wanted.append(target)
             out["$ref"] = PREFIX + component_name(target) + "".join(component_name(d) for d in defs)
             return out
         # A pointer into a schema's properties is no component: a copy of what it points at, which

@@ -21,9 +21,10 @@ from api.http.problems import PROBLEM_JSON, TYPE_BASE, ProblemType, problem_type
 
 __all__ = ["API_SCHEMAS", "component_name", "document"]
 
-# Every schema the API reads or returns, by file stem: the document embeds them all (and what they refer to).
+# Every schema the API reads or returns, by file stem: the document has them all (and what they refer to). The
+# policy format is not one: policies are files, and `getPolicyVersion` returns a version's source as text.
 API_SCHEMAS: tuple[str, ...] = (
-    "session-facts", "policy", "decision-request", "decision-batch-request", "decision", "decision-batch-response",
+    "session-facts", "decision-request", "decision-batch-request", "decision", "decision-batch-response",
     "decision-record", "decision-record-page", "policy-list", "policy-info", "policy-version", "health", "problem",
     "status", "reload-result", "reload-pending", "activate-request", "activation", "impact-report",
 )
