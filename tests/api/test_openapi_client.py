@@ -79,24 +79,30 @@ def test_every_operation_has_a_typed_call(generated: tuple[LiveServer, dict[str,
 def test_a_round_trip_parses_decisions_and_problems(generated: tuple[LiveServer, dict[str, Any], str]) -> None:
     live, doc, _ = generated
     models = importlib.import_module(f"{PACKAGE}.models")
-    client = _client(live)
-    request = models.DecisionRequest.from_dict({"facts": json.loads(EXAMPLE.read_text(encoding="utf-8"))})
-    decision = _call(doc, "createDecision").sync(client=client, body=request)
-    assert isinstance(decision, models.Decision), decision
-    assert decision.session_id == "sess-0001" and decision.recommendations
-    assert isinstance(decision.recommendations[0], models.DecisionRecommendation)
-    record = _call(doc, "getDecision").sync(decision.decision_id, client=client)
-    assert record.decision.decision_id == decision.decision_id
-    page = _call(doc, "listDecisions").sync(client=client, limit=1)
-    assert [r.decision.decision_id for r in page.items] == [decision.decision_id]
+    with _client(live) as client:  # closes its connections on leaving
+        request = models.DecisionRequest.from_dict({"facts": json.loads(EXAMPLE.read_text(encoding="utf-8"))})
+        decision = _call(doc, "createDecision").sync(client=client, body=request)
+        assert isinstance(decision, models.Decision), decision
+        assert decision.session_id == "sess-0001" and decision.recommendations
+        assert isinstance(decision.recommendations[0], models.DecisionRecommendation)
+        record = _call(doc, "getDecision").sync(decision.decision_id, client=client)
+        assert record.decision.decision_id == decision.decision_id
+        page = _call(doc, "listDecisions").sync(client=client, limit=1)
+        assert [r.decision.decision_id for r in page.items] == [decision.decision_id]
 
-    contradiction = {"facts": {"session": {"id": "s-2", "type": "couples"}, "attendance": {"partners_present": 3}}}
-    problem = _call(doc, "createDecision").sync(client=client, body=models.DecisionRequest.from_dict(contradiction))
-    assert isinstance(problem, models.Problem), problem
-    assert (problem.status, problem.code) == (400, "invalid_facts")
-    assert problem.errors[0].pointer == "/facts/attendance/partners_present"
+        invalid = {"facts": {"session": {"id": "s-2", "type": "couples"}, "attendance": {"partners_present": 3}}}
+        problem = _call(doc, "createDecision").sync(client=client, body=models.DecisionRequest.from_dict(invalid))
+        assert isinstance(problem, models.Problem), problem
+        assert (problem.status, problem.code) == (400, "invalid_facts")
+        assert problem.errors[0].pointer == "/facts/attendance/partners_present"
 
-    refused = _call(doc, "getStatus").sync_detailed(client=importlib.import_module(PACKAGE).Client(base_url=live.url))
+
+def test_the_client_parses_refusals_as_problems(generated: tuple[LiveServer, dict[str, Any], str]) -> None:
+    live, doc, _ = generated
+    models = importlib.import_module(f"{PACKAGE}.models")
+    with importlib.import_module(PACKAGE).Client(base_url=live.url) as anonymous:
+        refused = _call(doc, "getStatus").sync_detailed(client=anonymous)
     assert refused.status_code == 401 and isinstance(refused.parsed, models.Problem)
-    forbidden = _call(doc, "metrics").sync_detailed(client=_client(live, "evaluate"))
+    with _client(live, "evaluate") as evaluator:
+        forbidden = _call(doc, "metrics").sync_detailed(client=evaluator)
     assert forbidden.status_code == 403 and forbidden.parsed.code == "forbidden"
