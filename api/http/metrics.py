@@ -1,4 +1,4 @@
-"""Prometheus text-format metrics, summed over every gunicorn worker.
+"""Prometheus text-format metrics (written by prometheus_client), summed over every gunicorn worker.
 
 Each worker keeps its counters in memory and publishes them (at most once per
 `server.metrics_flush_ms`, and always on `/metrics` and at exit) by replacing its own
@@ -14,9 +14,13 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from engine.core.files import atomic_write_text, flocked, read_json_object
 
@@ -126,36 +130,47 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
             "histograms": [[n, dict(lb), h] for (n, lb), h in histograms.items()]}
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _by_labels(row: tuple[dict[str, str], Any]) -> list[tuple[str, str]]:
+    return sorted(row[0].items())
 
 
-def _labels(labels: dict[str, str], extra: tuple[str, str] | None = None) -> str:
-    items = sorted(labels.items()) + ([extra] if extra else [])
-    return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in items) + "}" if items else ""
+class _Merged(Collector):
+    """A prometheus_client collector over one merged snapshot: our files across workers, its text format.
 
+    prometheus_client's own multiprocess mode is not used: it never compacts the files of recycled
+    workers, while `retire` folds each exited worker into one file.
+    """
 
-def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else repr(float(v))
+    def __init__(self, merged: dict[str, Any]) -> None:
+        self._merged = merged
+
+    def collect(self) -> Iterable[Metric]:
+        for family, (kind, help_text) in FAMILIES.items():
+            if kind == "counter":
+                counter = CounterMetricFamily(family, help_text)
+                for lb, v in sorted(((lb, v) for n, lb, v in self._merged["counters"] if n == family), key=_by_labels):
+                    counter.add_sample(family, {k: str(x) for k, x in lb.items()}, v)
+                yield counter
+            else:
+                yield self._histogram(family, help_text)
+
+    def _histogram(self, family: str, help_text: str) -> Metric:
+        histogram = HistogramMetricFamily(family, help_text)
+        for lb, h in sorted(((lb, h) for n, lb, h in self._merged["histograms"] if n == family), key=_by_labels):
+            labels = {k: str(x) for k, x in lb.items()}
+            for bound, count in zip(BUCKETS, h, strict=False):
+                histogram.add_sample(f"{family}_bucket", {**labels, "le": repr(bound)}, count)
+            histogram.add_sample(f"{family}_bucket", {**labels, "le": "+Inf"}, h[-1])
+            histogram.add_sample(f"{family}_count", labels, h[-1])
+            histogram.add_sample(f"{family}_sum", labels, h[-2])
+        return histogram
 
 
 def render_text(merged: dict[str, Any]) -> str:
-    """The Prometheus text exposition format (version 0.0.4)."""
-    lines: list[str] = []
-    for family, (kind, help_text) in FAMILIES.items():
-        lines += [f"# HELP {family} {help_text}", f"# TYPE {family} {kind}"]
-        if kind == "counter":
-            rows = sorted((_labels(lb), v) for n, lb, v in merged["counters"] if n == family)
-            lines += [f"{family}{lb} {_num(v)}" for lb, v in rows]
-            continue
-        for _, lb, h in sorted((x for x in merged["histograms"] if x[0] == family), key=lambda x: _labels(x[1])):
-            for bound, count in zip(BUCKETS, h, strict=False):
-                lines.append(f"{family}_bucket{_labels(lb, ('le', repr(bound)))} {_num(count)}")
-            lines.append(f"{family}_bucket{_labels(lb, ('le', '+Inf'))} {_num(h[-1])}")
-            lines.append(f"{family}_sum{_labels(lb)} {_num(h[-2])}")
-            lines.append(f"{family}_count{_labels(lb)} {_num(h[-1])}")
-    return "\n".join(lines) + "\n"
-
+    """The Prometheus text exposition format (version 0.0.4), written by prometheus_client."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Merged(merged))
+    return generate_latest(registry).decode("utf-8")
 
 
 def retire(directory: str, pid: int) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from api.http.metrics import RETIRED, Metrics, render_text, retire
+from support.metrics import families, sample
 
 
 def _sample(m: Metrics) -> None:
@@ -18,24 +19,23 @@ def _sample(m: Metrics) -> None:
     m.observe("attendance_http_request_duration_seconds", {"route": "/x"}, 20.0)
 
 
-def test_text_format() -> None:
+def test_text_format_parses_with_prometheus_clients_parser() -> None:
     m = Metrics()
     _sample(m)
-    lines = m.render().splitlines()
-    assert 'attendance_decisions_total{outcome="info",policy="p",version="1.0.0"} 1' in lines
-    assert 'attendance_errors_total{code="we\\"ird\\\\co\\nde"} 1' in lines
-    assert 'attendance_http_request_duration_seconds_bucket{route="/x",le="0.0025"} 0' in lines
-    assert 'attendance_http_request_duration_seconds_bucket{route="/x",le="0.005"} 1' in lines
-    assert 'attendance_http_request_duration_seconds_bucket{route="/x",le="10.0"} 1' in lines
-    assert 'attendance_http_request_duration_seconds_bucket{route="/x",le="+Inf"} 2' in lines
-    assert 'attendance_http_request_duration_seconds_sum{route="/x"} 20.003' in lines
-    assert 'attendance_http_request_duration_seconds_count{route="/x"} 2' in lines
-    assert "# TYPE attendance_http_requests_total counter" in lines
+    text = m.render()
+    assert sample(text, "attendance_decisions_total", outcome="info", policy="p", version="1.0.0") == 1
+    assert sample(text, "attendance_errors_total", code='we"ird\\co\nde') == 1  # escaped and read back
+    bucket = "attendance_http_request_duration_seconds_bucket"
+    assert [sample(text, bucket, route="/x", le=le) for le in ("0.0025", "0.005", "10.0", "+Inf")] == [0, 1, 1, 2]
+    assert sample(text, "attendance_http_request_duration_seconds_sum", route="/x") == 20.003
+    assert sample(text, "attendance_http_request_duration_seconds_count", route="/x") == 2
+    assert families(text)["attendance_http_requests"] == "counter"
 
 
 def test_empty_families_are_still_declared() -> None:
-    text = render_text({"counters": [], "histograms": []})
-    assert text.count("# TYPE ") == 5
+    assert families(render_text({"counters": [], "histograms": []})) == {
+        "attendance_decisions": "counter", "attendance_errors": "counter", "attendance_http_requests": "counter",
+        "attendance_http_request_duration_seconds": "histogram", "attendance_policy_reloads": "counter"}
 
 
 def _worker_file(directory: Path, pid: int, m: Metrics) -> None:
@@ -50,7 +50,7 @@ def test_workers_are_summed_and_retired_counts_are_kept(tmp_path: Path) -> None:
     mine = Metrics(str(tmp_path))
     _sample(mine)
     before = mine.render()
-    assert 'attendance_decisions_total{outcome="info",policy="p",version="1.0.0"} 3' in before.splitlines()
+    assert sample(before, "attendance_decisions_total", outcome="info", policy="p", version="1.0.0") == 3
     retire(str(tmp_path), 999_991)
     retire(str(tmp_path), 999_992)
     retire(str(tmp_path), 999_993)  # a worker that never wrote anything
@@ -64,4 +64,4 @@ def test_unreadable_snapshot_is_skipped(tmp_path: Path, junk: str) -> None:
     (tmp_path / "123.json").write_text(junk)
     m = Metrics(str(tmp_path))
     m.inc("attendance_errors_total", {"code": "x"})
-    assert 'attendance_errors_total{code="x"} 1' in m.render().splitlines()
+    assert sample(m.render(), "attendance_errors_total", code="x") == 1

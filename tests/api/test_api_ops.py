@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from support.metrics import families, sample
 from support.service import auth, decide, facts
 
 
@@ -73,17 +74,18 @@ def test_metrics_count_decisions_errors_and_latency(client: FlaskClient) -> None
     resp = client.get("/metrics", headers=auth("admin"))
     assert resp.content_type == "text/plain; version=0.0.4; charset=utf-8"
     text = resp.get_data(as_text=True)
-    for line in [
-        'attendance_decisions_total{outcome="critical",policy="couples-attendance",version="1.0.0"} 1',
-        'attendance_decisions_total{outcome="warning",policy="couples-attendance",version="1.0.0"} 1',
-        'attendance_errors_total{code="invalid_facts"} 1',
-        'attendance_errors_total{code="not_found"} 1',
-        'attendance_http_requests_total{method="POST",route="/v1/decisions",status="200"} 2',
-        'attendance_http_requests_total{method="GET",route="(unmatched)",status="404"} 1',
-        'attendance_http_request_duration_seconds_count{route="/v1/decisions"} 3',
-        "# TYPE attendance_http_request_duration_seconds histogram",
+    policy = {"policy": "couples-attendance", "version": "1.0.0"}
+    for name, labels, value in [
+        ("attendance_decisions_total", {"outcome": "critical", **policy}, 1),
+        ("attendance_decisions_total", {"outcome": "warning", **policy}, 1),
+        ("attendance_errors_total", {"code": "invalid_facts"}, 1),
+        ("attendance_errors_total", {"code": "not_found"}, 1),
+        ("attendance_http_requests_total", {"method": "POST", "route": "/v1/decisions", "status": "200"}, 2),
+        ("attendance_http_requests_total", {"method": "GET", "route": "(unmatched)", "status": "404"}, 1),
+        ("attendance_http_request_duration_seconds_count", {"route": "/v1/decisions"}, 3),
     ]:
-        assert line in text.splitlines()
+        assert sample(text, name, **labels) == value, (name, labels)
+    assert families(text)["attendance_http_request_duration_seconds"] == "histogram"
 
 
 def test_openapi_document(client: FlaskClient) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from support.live import LiveServer, serving, wait_for
 from support.logdb import logged_counts
+from support.metrics import samples
 from support.rawhttp import read_all
 from support.service import TOKENS, facts
 
@@ -92,8 +93,7 @@ def test_concurrent_requests_across_workers_are_each_logged_once(server: LiveSer
 def _decisions_counted(server: LiveServer) -> int:
     status, text = server.call("GET", "/metrics", role="admin")
     assert status == 200
-    return sum(int(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("attendance_decisions_total{"))
+    return int(sum(v for (name, _), v in samples(text).items() if name == "attendance_decisions_total"))
 
 
 def test_metrics_are_summed_over_workers(server: LiveServer) -> None:
