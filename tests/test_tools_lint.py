@@ -144,3 +144,16 @@ def test_the_compiled_engine_must_confirm_every_case(monkeypatch):
     with pytest.raises(EngineError) as err:
         lint(LINT / "gap" / "1.0.0.yaml")
     assert err.value.message.startswith("lint and the compiled engine disagree on must_decide_gap in gap@1.0.0 for ")
+
+
+def test_a_threshold_beyond_a_facts_range_is_unreachable_not_a_crash(tmp_path):
+    """Found by the gate's property test: every point of `partners_present < -5` lies below the range."""
+    text = (LINT / "unreachable" / "1.0.0.yaml").read_text(encoding="utf-8").replace(
+        "        - not: {fact: clinical.safety_concern, op: eq, value: true}\n",
+        "        - {fact: attendance.partners_present, op: lt, value: -5}\n")
+    path = tmp_path / "unreachable" / "1.0.0.yaml"
+    path.parent.mkdir()
+    path.write_text(text, encoding="utf-8")
+    [finding] = lint(path).findings
+    assert finding.code == "unreachable_rule" and finding.message.startswith("rule UR-002 can never fire")
+    assert "the closest case fails at `attendance.partners_present < -5`" in finding.message

@@ -49,6 +49,8 @@ def test_space_holds_only_the_facts_the_policy_reads():
     ("number", 0, 168, {9}, [8, 9, 10]),
     ("number", 0, 168, {9, 9.5}, [8.75, 9, 9.25, 9.5, 9.75]),  # steps shrink between close thresholds
     ("number", None, None, {0}, [-1, 0, 1]),
+    ("integer", 0, 7, {-5}, [0]),  # every point below the range: the minimum, never an empty domain
+    ("integer", 0, 7, {100}, [7]),  # every point above it: the maximum
 ])
 def test_numeric_points(kind, minimum, maximum, thresholds, expected):
     spec = FactSpec("x.y", kind, "y", minimum=minimum, maximum=maximum)

@@ -129,6 +129,8 @@ def _closest(ctx: _Context, rule_id: str, facts: list[str]) -> tuple[dict[str, A
     """The case meeting most of the rule's conditions; among those, the one failing latest."""
     nnf_leaves = leaves(ctx.logic.nnf[rule_id])
     scored = [(sum(1 for x in nnf_leaves if cond3(x, a)), a) for a in ctx.space.assignments(facts)]
+    if not scored:
+        return None
     top = max(score for score, _ in scored)
     best: tuple[int, dict[str, Any], Leaf] | None = None
     for a in [a for score, a in scored if score == top][:_CLOSEST_TIES]:

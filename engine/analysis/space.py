@@ -63,7 +63,10 @@ def neutral(spec: FactSpec) -> Any:
 
 
 def numeric_points(spec: FactSpec, thresholds: set[float]) -> list[Any]:
-    """Each threshold, one step below and above (1, or less between close thresholds), within bounds."""
+    """Each threshold, one step below and above (1, or less between close thresholds), moved within bounds.
+
+    A point beyond a bound becomes the bound (a value the fact can take), so a domain is never empty:
+    `partners_present < -5` still has a value to find unreachable."""
     if not thresholds:
         lo, hi = spec.minimum, spec.maximum
         if spec.kind == "integer" and lo is not None and hi is not None and hi - lo < _SMALL_RANGE:
@@ -80,7 +83,7 @@ def numeric_points(spec: FactSpec, thresholds: set[float]) -> list[Any]:
             points |= {t - step, t, t + step}
     lo = spec.minimum if spec.minimum is not None else -math.inf
     hi = spec.maximum if spec.maximum is not None else math.inf
-    return [_tidy(p) for p in sorted(points) if lo <= p <= hi]
+    return sorted({_tidy(min(max(p, lo), hi)) for p in points})
 
 
 def _tidy(x: float) -> Any:
