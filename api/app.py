@@ -77,7 +77,8 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
     app = Flask("api")
     # One byte over the largest limit: werkzeug silently cuts a chunked body at this length, so reading
     # `limit + 1` bytes (api/http/bodies.py) must be able to see that a body is over the limit.
-    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_batch_bytes) + 1
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_batch_bytes,
+                                           settings.max_request_bytes) + 1
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     disk = scan(settings.rules)  # before loading: a file changed meanwhile is seen as a change

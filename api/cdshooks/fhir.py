@@ -13,11 +13,16 @@ from typing import Any
 from api.cdshooks.errors import InvalidFhir, schema_problems
 from engine.facts.prepare import fact_catalogue
 
-__all__ = ["SESSION_TYPE_SYSTEM", "Mapped", "appointment_facts", "appointments_in"]
+__all__ = ["NOT_SENT", "PAST_SESSIONS", "PREFETCH", "SESSION_TYPE_SYSTEM", "Mapped", "appointment_facts",
+           "appointments_in", "missed_in_a_row"]
 
 SESSION_TYPE_SYSTEM = "https://attendance-policy.example/fhir/CodeSystem/session-type"
 PARTNER_ACTORS = ("Patient/", "RelatedPerson/")
 _SCHEMA = "cds-hooks/fhir-appointment"
+PAST_SESSIONS = "pastSessions"  # the prefetch key: the patient's Appointments, newest first
+PREFETCH = {PAST_SESSIONS: "Appointment?patient={{context.patientId}}&_sort=-date&_count=20"}
+NOT_SENT: Any = object()  # the client did not (or could not) satisfy the prefetch
+_NOT_HELD = ("cancelled", "entered-in-error", "waitlist")
 
 
 @dataclass(frozen=True)
@@ -77,8 +82,45 @@ def _attendance(appointment: dict[str, Any], where: str) -> tuple[dict[str, Any]
     return out, unknown, absent
 
 
-def appointment_facts(appointment: Any, where: str = "context.appointment") -> Mapped:
-    """The session facts an R4 Appointment supplies (InvalidFhir names the element when it is not valid FHIR)."""
+def _missed(appointment: dict[str, Any]) -> bool:
+    return appointment["status"] == "noshow" or any(s == "declined" for _, s in _partners(appointment))
+
+
+def _earlier(past: Any, where: str) -> list[dict[str, Any]]:
+    """The Appointments of the prefetched Bundle (null: none), each checked; other resources are skipped."""
+    found = [(w, a) for w, a in appointments_in([] if past is None else past, where)
+             if isinstance(a, dict) and a.get("resourceType") == "Appointment"]
+    for w, a in found:
+        problems = schema_problems(_SCHEMA, a, w)
+        if problems:
+            raise InvalidFhir(f"{problems[0].path}: {problems[0].message}", problems=problems)
+    return [a for _, a in found]
+
+
+def missed_in_a_row(appointment: dict[str, Any], past: Any, where: str = f"prefetch.{PAST_SESSIONS}"
+                    ) -> tuple[int | None, str | None]:
+    """history.consecutive_joint_sessions_missed (counting this session) from this couples Appointment and the
+    patient's earlier ones (`past`: the prefetched Bundle, None for no data, NOT_SENT), and a note if unknown."""
+    if not _missed(appointment):
+        return 0, None
+    if past is NOT_SENT or (isinstance(past, dict) and past.get("resourceType") == "OperationOutcome"):
+        return None, (f"history.consecutive_joint_sessions_missed: at least 1 (this session); {where} was not "
+                      "sent, so the earlier sessions are not known")
+    start = appointment.get("start")
+    earlier = [a for a in _earlier(past, where) if a.get("id") != appointment.get("id") and "start" in a
+               and (start is None or a["start"] < start) and a["status"] not in _NOT_HELD
+               and _session_type(a, where) == "couples"]
+    run = 1
+    for a in sorted(earlier, key=lambda a: a["start"], reverse=True):
+        if not _missed(a):
+            break
+        run += 1
+    return run, None
+
+
+def appointment_facts(appointment: Any, where: str = "context.appointment", past: Any = NOT_SENT) -> Mapped:
+    """The session facts an R4 Appointment (and the prefetched earlier ones, `past`) supply; InvalidFhir names
+    the element when it is not valid FHIR."""
     problems = schema_problems(_SCHEMA, appointment, where)
     if problems:
         raise InvalidFhir(f"{problems[0].path}: {problems[0].message}", problems=problems)
@@ -98,6 +140,10 @@ def appointment_facts(appointment: Any, where: str = "context.appointment") -> M
         unknown += more
         if attendance:
             facts["attendance"] = attendance
+        missed, note = missed_in_a_row(appointment, past)
+        if missed:  # 0 is the facts' default: left out, as for any caller
+            facts["history"] = {"consecutive_joint_sessions_missed": missed}
+        unknown += [note] if note else []
     partners = tuple(ref for ref, _ in _partners(appointment))
     return Mapped(facts, tuple(unknown), partners, tuple(absent))
 

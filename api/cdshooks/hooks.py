@@ -7,7 +7,15 @@ from typing import Any
 
 from api.cdshooks.cards import CardContext
 from api.cdshooks.errors import InvalidFhir, InvalidHookRequest, schema_problems
-from api.cdshooks.fhir import SESSION_TYPE_SYSTEM, Mapped, appointment_facts, appointments_in
+from api.cdshooks.fhir import (
+    NOT_SENT,
+    PAST_SESSIONS,
+    PREFETCH,
+    SESSION_TYPE_SYSTEM,
+    Mapped,
+    appointment_facts,
+    appointments_in,
+)
 from engine.core.errors import NoActiveVersionError
 from engine.runtime.engine import Engine
 
@@ -26,7 +34,8 @@ _DESCRIPTION = {
 }
 _TITLE = {SESSION_ATTENDANCE: "session attendance", APPOINTMENT_BOOK: "appointment booking"}
 _USAGE = (f"The session type comes from Appointment.serviceType coded in {SESSION_TYPE_SYSTEM}; an Appointment "
-          "without it gets no cards. Patient and RelatedPerson participants are the partners. "
+          "without it gets no cards. Patient and RelatedPerson participants are the partners. The pastSessions "
+          "prefetch gives the run of joint sessions missed. "
           "See docs/cds-hooks.md for every fact an Appointment can and cannot supply.")
 
 
@@ -58,7 +67,7 @@ def services(engine: Engine) -> list[dict[str, Any]]:
             continue
         for hook in HOOKS:
             out.append({"hook": hook, "title": f"{policy.title}: {_TITLE[hook]}", "description": _DESCRIPTION[hook],
-                        "id": policy_id, "usageRequirements": _USAGE})
+                        "id": policy_id, "prefetch": dict(PREFETCH), "usageRequirements": _USAGE})
     return out
 
 
@@ -74,21 +83,21 @@ def _session(mapped: Mapped, where: str, patient_id: str, appointment: str | Non
                                                     mapped.unknown, appointment=appointment))
 
 
-def _attendance(context: dict[str, Any]) -> list[Session]:
+def _attendance(context: dict[str, Any], past: Any) -> list[Session]:
     patient = context["patientId"]
-    if "facts" in context:
+    if "facts" in context:  # complete by the facts schema: the prefetch is not needed
         return [Session(context["facts"], "context.facts", CardContext(context["facts"], patient))]
-    mapped = appointment_facts(context["appointment"])
+    mapped = appointment_facts(context["appointment"], past=past)
     if mapped.facts is None:
         raise InvalidFhir(f"context.appointment.serviceType: no coding from {SESSION_TYPE_SYSTEM}; the session "
                           "type is needed and is never guessed")
     return [_session(mapped, "context.appointment", patient)]
 
 
-def _booked(context: dict[str, Any]) -> list[Session]:
+def _booked(context: dict[str, Any], past: Any) -> list[Session]:
     out = []
     for where, appointment in appointments_in(context["appointments"]):
-        mapped = appointment_facts(appointment, where)
+        mapped = appointment_facts(appointment, where, past)
         if mapped.facts is not None:  # an Appointment that is not one of our sessions gets no cards
             out.append(_session(mapped, where, context["patientId"], appointment.get("id")))
     return out
@@ -101,5 +110,7 @@ def parse_call(body: Any) -> Call:
     if hook not in HOOKS:
         raise InvalidHookRequest(f"hook: this service answers {' and '.join(HOOKS)}, not {hook!r}")
     _check(_CONTEXT[hook], body["context"], "context")
-    sessions = _attendance(body["context"]) if hook == SESSION_ATTENDANCE else _booked(body["context"])
+    past = body.get("prefetch", {}).get(PAST_SESSIONS, NOT_SENT)
+    read = _attendance if hook == SESSION_ATTENDANCE else _booked
+    sessions = read(body["context"], past)
     return Call(hook, body["hookInstance"], tuple(sessions))

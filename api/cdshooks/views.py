@@ -75,7 +75,7 @@ def _decide(service_id: str, session: Session) -> Decided:
 def call(service_id: str) -> ResponseReturnValue:
     _authenticate()
     state().engine.policies.known(service_id)  # 404 with a did-you-mean
-    hook_call = parse_call(read_json(state().settings.max_body_bytes))
+    hook_call = parse_call(read_json(state().settings.max_request_bytes))
     decided: list[Decided] = []
     shown: list[dict[str, Any]] = []
     for session in hook_call.sessions:
@@ -101,7 +101,7 @@ def _feedback(item: dict[str, Any]) -> Feedback:
 def feedback(service_id: str) -> ResponseReturnValue:
     _authenticate()
     state().engine.policies.known(service_id)
-    body = read_json(state().settings.max_body_bytes)
+    body = read_json(state().settings.max_request_bytes)
     problems = schema_problems("cds-hooks/feedback", body)
     if problems:
         raise InvalidHookRequest(f"{problems[0].path}: {problems[0].message}", problems=problems)

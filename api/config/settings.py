@@ -154,6 +154,10 @@ class Settings:
     cors_origins: tuple[str, ...] = setting((), "cds_hooks", "strings", "ATTENDANCE_POLICY_CDS_CORS_ORIGINS",
                                             help="browser origins (e.g. `https://ehr.example.org`) allowed to call "
                                                  "`/cds-services` across origins (CORS); `*` for any. Unset: none")
+    max_request_bytes: int = setting(1024 * 1024, "cds_hooks", "int", "ATTENDANCE_POLICY_CDS_MAX_REQUEST_BYTES",
+                                     1024, 16 * 1024 * 1024,
+                                     help="largest `/cds-services` request body (FHIR Appointments and prefetched "
+                                          "Bundles are larger than session facts)")
     keys: tuple[ApiKey, ...] = setting((), "", "keys", "ATTENDANCE_POLICY_KEYS",
                                        help="API keys, below; the environment replaces the file's list")
     source: str = "<defaults>"  # not a setting: where the values were read from

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from api.cdshooks.errors import InvalidFhir
-from api.cdshooks.fhir import SESSION_TYPE_SYSTEM, appointment_facts, appointments_in
+from api.cdshooks.fhir import NOT_SENT, SESSION_TYPE_SYSTEM, appointment_facts, appointments_in
 from support.cdsclient import fhir
 
 
@@ -52,10 +52,11 @@ def test_partners_and_their_status(appointment: dict[str, Any], attendance: dict
 
 @pytest.mark.parametrize(("appointment", "unknown"), [
     (appt(A_OK, B_OK), []),
-    (appt(A_OK, B_NO), ["attendance.absence_reason"]),
+    (appt(A_OK, B_NO), ["attendance.absence_reason", "history.consecutive_joint_sessions_missed"]),
     (appt(A_OK, ("Patient/b", "tentative")), ["attendance.partners_present"]),
-    (appt(("Patient/a", "needs-action"), B_NO), ["attendance.absence_reason", "attendance.partners_present"]),
-    (appt(A_OK, B_OK, status="noshow"), ["attendance.partners_present"]),
+    (appt(("Patient/a", "needs-action"), B_NO), ["attendance.absence_reason", "attendance.partners_present",
+                                                 "history.consecutive_joint_sessions_missed"]),
+    (appt(A_OK, B_OK, status="noshow"), ["attendance.partners_present", "history.consecutive_joint_sessions_missed"]),
     (appt(DOC), ["attendance.partners_expected"]),
     ({k: v for k, v in appt(A_OK, B_OK).items() if k != "start"}, ["session.scheduled_start"]),
 ], ids=["nothing-unknown", "why-declined", "unconfirmed", "unconfirmed-and-declined", "noshow", "no-partner",
@@ -149,3 +150,57 @@ def test_appointments_of_the_booking_context(value: Any, paths: list[str]) -> No
 def test_a_bundle_with_an_empty_entry_list_is_invalid() -> None:
     with pytest.raises(InvalidFhir, match=r"^context\.appointments\.entry: \[\] should be non-empty"):
         appointments_in({"resourceType": "Bundle", "type": "collection", "entry": []})
+
+
+# -- the run of joint sessions missed, from the prefetched past sessions -------------------------------------
+
+
+def past(*appointments: dict[str, Any]) -> dict[str, Any]:
+    """A searchset Bundle; with no match it has no `entry` (FHIR JSON has no empty lists)."""
+    entry = {"entry": [{"resource": a} for a in appointments]} if appointments else {}
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(appointments), **entry}
+
+
+def earlier(day: int, *participants: tuple[str, str], status: str = "fulfilled", kind: str | None = "couples",
+            **extra: Any) -> dict[str, Any]:
+    return appt(*participants, status=status, kind=kind, **{"id": f"past-{day}",
+                                                             "start": f"2026-11-{day:02d}T18:00:00Z", **extra})
+
+
+MISSED = earlier(24, A_OK, B_NO)
+ATTENDED = earlier(17, A_OK, B_OK)
+
+
+@pytest.mark.parametrize(("current", "history", "run"), [
+    (appt(A_OK, B_OK), past(MISSED), 0),
+    (appt(A_OK, B_NO), None, 1),
+    (appt(A_OK, B_NO), past(), 1),
+    (appt(A_OK, B_NO), past(MISSED, earlier(10, A_OK, B_NO), ATTENDED), 2),
+    (appt(A_OK, B_NO), past(MISSED, earlier(17, A_OK, B_OK, status="noshow"), earlier(10, A_OK, B_NO)), 4),
+    (appt(A_OK, B_NO), past(MISSED, earlier(20, A_OK, B_NO, status="cancelled"), ATTENDED), 2),
+    (appt(A_OK, B_NO), past(MISSED, earlier(20, A_OK, B_NO, kind="individual"), ATTENDED), 2),
+    (appt(A_OK, B_NO), past(MISSED, earlier(20, A_OK, B_NO, kind=None), ATTENDED), 2),
+    (appt(A_OK, B_NO), past(earlier(30, A_OK, B_NO, start="2026-12-08T18:00:00Z"), ATTENDED), 1),
+    (appt(A_OK, B_NO), past(appt(A_OK, B_NO), MISSED, ATTENDED), 2),
+    (appt(A_OK, B_NO), past(MISSED, {"resourceType": "OperationOutcome", "issue": []}), 2),
+], ids=["this-one-attended", "null-no-past", "empty-bundle", "two-in-a-row", "noshow-counts", "cancelled-skipped",
+        "other-session-type-skipped", "not-ours-skipped", "later-skipped", "this-one-not-twice", "other-resources"])
+def test_missed_in_a_row_counts_this_session_and_the_earlier_ones(current: dict[str, Any], history: Any,
+                                                                  run: int) -> None:
+    mapped = appointment_facts(current, past=history)
+    assert mapped.facts is not None
+    assert mapped.facts.get("history", {"consecutive_joint_sessions_missed": 0}) == {
+        "consecutive_joint_sessions_missed": run}
+
+
+@pytest.mark.parametrize("history", [NOT_SENT, {"resourceType": "OperationOutcome", "issue": [{"severity": "error"}]}],
+                         ids=["not-sent", "could-not-prefetch"])
+def test_without_the_prefetch_the_run_stays_unknown(history: Any) -> None:
+    mapped = appointment_facts(appt(A_OK, B_NO), past=history)
+    assert mapped.facts is not None and "history" not in mapped.facts
+    assert mapped.unknown[-1].startswith("history.consecutive_joint_sessions_missed: at least 1 (this session)")
+
+
+def test_an_invalid_past_session_names_its_element() -> None:
+    with pytest.raises(InvalidFhir, match=r"^prefetch\.pastSessions\.entry\[0\]\.resource\.status: 'gone' is not"):
+        appointment_facts(appt(A_OK, B_NO), past=past(earlier(24, A_OK, B_NO, status="gone")))

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from api.cdshooks.cards import OVERRIDE_REASONS
-from support.cdsclient import BASE_URL, SESSION_ATTENDANCE, Ehr, fhir, hook_request
+from support.cdsclient import BASE_URL, SESSION_ATTENDANCE, Ehr, fhir, hook_request, validate
 from support.service import auth
 
 SERVICE = "couples-attendance"
@@ -172,6 +172,7 @@ def test_requests_the_specification_forbids(ehr: Ehr, body: dict[str, Any], path
     resp = ehr.client.post(f"/cds-services/{SERVICE}", json=body,
                            headers={"Authorization": ehr._auth(f"/cds-services/{SERVICE}")["Authorization"]})
     assert resp.status_code == 400
+    validate("problem", resp.json)
     assert path in [e["path"] for e in resp.json["errors"]]
 
 
@@ -225,6 +226,7 @@ def test_feedback_the_specification_forbids(ehr: Ehr, item: dict[str, Any], path
     path_ = f"/cds-services/{SERVICE}/feedback"
     resp = ehr.client.post(path_, json={"feedback": [item]}, headers=ehr._auth(path_))
     assert resp.status_code == 400
+    validate("problem", resp.json)
     assert resp.json["detail"].startswith(path)
 
 
@@ -236,3 +238,23 @@ def test_the_source_link_is_the_rule_on_its_studio_page(make_app: Callable[..., 
     page = app.test_client().get(path)
     assert page.status_code == 200
     assert f'id="{anchor}"' in page.get_data(as_text=True)
+
+
+def test_the_past_sessions_prefetch_gives_the_run_missed(ehr: Ehr, trusted: Flask) -> None:
+    """Two earlier sessions a partner missed and this booking declined: three in a row, a clinician review."""
+    def session(day: int, status: str) -> dict[str, Any]:
+        out = fhir("appointment-one-declined")
+        out.update(id=f"appt-0{day}", start=f"2026-11-{day:02d}T18:00:00Z", status=status)
+        return out
+    bundle = {"resourceType": "Bundle", "type": "searchset",
+              "entry": [{"resource": session(24, "noshow")}, {"resource": session(17, "fulfilled")},
+                        {"resource": fhir("appointment-both-attended") | {"start": "2026-11-10T18:00:00Z"}}]}
+    body = hook_request("appointment-book", {**CONTEXT, "appointments": fhir("bundle-appointment-book")},
+                        prefetch={"pastSessions": bundle})
+    cards = by_summary(ehr.call(SERVICE, body).json["cards"])
+    assert cards["Clinician review of attendance"]["indicator"] == "warning"
+    (record,) = logged(trusted, body["hookInstance"])
+    assert record["facts"]["history"] == {"consecutive_joint_sessions_missed": 3}
+    services = ehr.discover().json["services"]
+    assert all(s["prefetch"] == {"pastSessions": "Appointment?patient={{context.patientId}}&_sort=-date&_count=20"}
+               for s in services)
