@@ -133,6 +133,12 @@ def test_every_page_passes_axe(live: LiveServer, page: Any, path: str) -> None:
     assert serious(axe_violations(page)) == []
 
 
+def test_each_version_s_links_say_which_version(live: LiveServer, page: Any) -> None:
+    page.goto(live.url + "/studio/")
+    page.get_by_role("link", name="Try a session on 1.0.0").click()
+    expect(page.get_by_label("Version")).to_have_value("1.0.0")
+
+
 def test_keyboard_reaches_the_content_first(live: LiveServer, page: Any) -> None:
     page.goto(live.url + "/studio/try")
     page.keyboard.press("Tab")
