@@ -26,10 +26,11 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from api.log import postgres_cds
 from api.log.postgres_listen import CHANNEL, PinsListener
 from api.log.postgres_schema import Migration, upgrade
-from api.log.sqlite_schema import COLUMNS, record
-from api.log.store import Activation, Heartbeat, LogEntry, Page, Pin, Query, Record, to_micros
+from api.log.sqlite_schema import HOOK_COLUMNS, hook_json, record
+from api.log.store import Activation, Feedback, Heartbeat, LogEntry, Page, Pin, Query, Record, to_micros
 from engine.core.errors import StoreError
 from engine.core.timefmt import utc_text
 
@@ -59,7 +60,7 @@ def _now() -> str:
 
 
 class PostgresStore:
-    """DecisionStore (and Replicas) on one PostgreSQL database."""
+    """DecisionStore (and Replicas, HookLog) on one PostgreSQL database."""
 
     def __init__(self, url: str, *, timeout_ms: int = 5000, pool_size: int = 4) -> None:
         self.url = url
@@ -154,20 +155,22 @@ class PostgresStore:
         at = _now()
         rows = [(e.decision_id, e.evaluated_at, to_micros(e.evaluated_at), at, e.policy_id, e.policy_version,
                  e.policy_sha256, e.session_id, e.key_id, e.request_id,
-                 orjson.dumps(e.facts).decode(), orjson.dumps(e.decision).decode()) for e in entries]
+                 orjson.dumps(e.facts).decode(), orjson.dumps(e.decision).decode(), hook_json(e.hook))
+                for e in entries]
 
         def work(conn: Conn) -> None:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
             with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO decisions (decision_id, evaluated_at, evaluated_us, logged_at, policy_id, "
-                    "policy_version, policy_sha256, session_id, key_id, request_id, facts, decision) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+                    "policy_version, policy_sha256, session_id, key_id, request_id, facts, decision, hook) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+            postgres_cds.insert_cards(conn, entries)
 
         self._run(work)  # synchronous_commit on: the WAL is flushed when this returns
 
     def get(self, decision_id: str) -> Record | None:
-        row = self._run(lambda c: c.execute(f"SELECT {COLUMNS} FROM decisions WHERE decision_id = %s",
+        row = self._run(lambda c: c.execute(f"SELECT {HOOK_COLUMNS} FROM decisions WHERE decision_id = %s",
                                             (decision_id,)).fetchone())
         return record(row) if row else None
 
@@ -179,7 +182,7 @@ class PostgresStore:
             if value is not None:
                 where.append(clause)
                 args.append(value)
-        sql = f"SELECT {COLUMNS} FROM decisions WHERE {' AND '.join(where)} ORDER BY seq LIMIT %s"
+        sql = f"SELECT {HOOK_COLUMNS} FROM decisions WHERE {' AND '.join(where)} ORDER BY seq LIMIT %s"
         rows = self._run(lambda c: c.execute(sql, (*args, q.limit + 1)).fetchall())
         records = [record(r) for r in rows[: q.limit]]
         return Page(records, records[-1].seq if len(rows) > q.limit else None)
@@ -189,7 +192,29 @@ class PostgresStore:
                                       "SET at = EXCLUDED.at", (_now(),)))
 
     def purge(self, before_us: int) -> int:
-        return self._run(lambda c: c.execute("DELETE FROM decisions WHERE evaluated_us < %s", (before_us,)).rowcount)
+        def work(conn: Conn) -> int:
+            gone = conn.execute("DELETE FROM decisions WHERE evaluated_us < %s", (before_us,)).rowcount
+            postgres_cds.purge(conn)  # their cards and the feedback on them go with them
+            return int(gone)
+
+        return self._run(work)
+
+    # ---- CDS Hooks (api/cdshooks) --------------------------------------------------------------------------
+
+    def record_feedback(self, items: Sequence[Feedback]) -> list[str]:
+        def work(conn: Conn) -> list[str]:
+            unknown = postgres_cds.record_feedback(conn, items, _now())
+            if unknown:
+                conn.rollback()
+            return unknown
+
+        return self._run(work)
+
+    def feedback_for(self, decision_id: str) -> list[Feedback]:
+        return self._run(lambda c: postgres_cds.feedback_for(c, decision_id))
+
+    def claim_token(self, key: str, expires_us: int) -> bool:
+        return self._run(lambda c: postgres_cds.claim_token(c, key, expires_us, to_micros(_now())))
 
     # ---- pins ----------------------------------------------------------------------------------------------
 

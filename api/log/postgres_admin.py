@@ -19,6 +19,7 @@ import psycopg
 
 from api.log.postgres import LOG_LOCK, PINS_LOCK, PostgresStore
 from api.log.postgres_schema import MIGRATIONS, SCHEMA_VERSION, applied
+from api.log.sqlite_schema import SCHEMA_VERSION as SQLITE_VERSION
 from engine.core.errors import StoreError
 
 __all__ = ["TABLES", "Copied", "copy_sqlite", "status", "table_digest", "upgrade_database"]
@@ -26,9 +27,13 @@ __all__ = ["TABLES", "Copied", "copy_sqlite", "status", "table_digest", "upgrade
 # Every table that moves, its columns (the key first) and whether it has an identity `seq` to carry on.
 TABLES: dict[str, tuple[tuple[str, ...], bool]] = {
     "decisions": (("seq", "decision_id", "evaluated_at", "evaluated_us", "logged_at", "policy_id", "policy_version",
-                   "policy_sha256", "session_id", "key_id", "request_id", "facts", "decision"), True),
+                   "policy_sha256", "session_id", "key_id", "request_id", "facts", "decision", "hook"), True),
     "policy_pins": (("policy_id", "version", "pinned_by", "pinned_at"), False),
     "policy_activations": (("seq", "policy_id", "version", "key_id", "request_id", "at"), True),
+    "cds_cards": (("card_uuid", "decision_id"), False),
+    "cds_feedback": (("seq", "decision_id", "card_uuid", "outcome", "accepted_suggestions", "override_reason",
+                      "outcome_timestamp", "key_id", "request_id", "received_at"), True),
+    "cds_tokens": (("key", "expires_us"), False),
 }
 _BATCH = 1000
 
@@ -106,6 +111,10 @@ def copy_sqlite(path: str, url: str) -> Copied:
     except sqlite3.Error as e:
         raise StoreError(f"cannot open {path}: {e}") from e
     try:
+        version = source.execute("PRAGMA user_version").fetchone()[0]
+        if version != SQLITE_VERSION:
+            raise StoreError(f"{path} has schema version {version}, not {SQLITE_VERSION}: run `attendance-policy db "
+                             f"upgrade --database {path}` with this release first (nothing was copied)")
         source.execute("BEGIN")  # one snapshot of the source, even if a service still writes to it
         with psycopg.connect(url, **store.connect) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s), pg_advisory_xact_lock(%s)", (LOG_LOCK, PINS_LOCK))

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from api.log.postgres import PostgresStore
-from api.log.postgres_schema import SCHEMA_VERSION
+from api.log.postgres_schema import MIGRATIONS, SCHEMA_VERSION
 from api.log.sqlite import SQLiteStore
 from api.log.store import LogEntry, Query
 from engine.cli.main import main
@@ -48,7 +48,7 @@ def test_copy_moves_every_row_unchanged_and_verifies(sqlite_log: Path, pg_url: s
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "copy", "--from", str(sqlite_log), "--to", pg_url]) == 0
     out = capsys.readouterr().out
-    assert "decisions: 45 rows" in out and "policy_activations: 3 rows" in out and out.count("verified") == 3
+    assert "decisions: 45 rows" in out and "policy_activations: 3 rows" in out and out.count("verified") == 6
     source, target = SQLiteStore(str(sqlite_log)), PostgresStore(pg_url)
     try:
         assert _records(target) == _records(source)
@@ -67,8 +67,9 @@ def test_status_and_upgrade(pg_url: str, pg_cluster: Cluster, capsys: pytest.Cap
     fresh = json.loads(capsys.readouterr().out)
     assert fresh["schema_version"] == 0 and len(fresh["pending"]) == SCHEMA_VERSION and fresh["fsync"] == "on"
     assert main(["db", "upgrade", "--url", pg_url]) == 0
-    assert capsys.readouterr().out.endswith(f"applied 0001_decisions, 0002_pins, 0003_replicas; schema version "
-                                            f"{SCHEMA_VERSION}\n")
+    names = ", ".join(f"{m.version:04d}_{m.name}" for m in MIGRATIONS)
+    assert names.startswith("0001_decisions, 0002_pins, 0003_replicas")
+    assert capsys.readouterr().out.endswith(f"applied {names}; schema version {SCHEMA_VERSION}\n")
     assert main(["db", "upgrade", "--url", pg_url]) == 0
     assert "nothing to apply" in capsys.readouterr().out
     assert main(["db", "status", "--url", pg_url, "--json"]) == 0

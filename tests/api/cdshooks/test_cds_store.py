@@ -1,5 +1,5 @@
-"""The decision log's CDS Hooks part (api/log/sqlite_cds.py): cards with their decision, feedback, JWT ids,
-and the migration of a log written before it."""
+"""The decision log's CDS Hooks part on both backends (api/log/sqlite_cds.py, api/log/postgres_cds.py): cards with
+their decision, feedback, JWT ids; and the migration of an SQLite log written before it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from api.log.postgres import PostgresStore
 from api.log.sqlite import SQLiteStore
 from api.log.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from api.log.store import Feedback, HookCall, LogEntry, to_micros
@@ -22,15 +23,20 @@ def entry(decision_id: str, hook: HookCall | None = HOOK) -> LogEntry:
                     "r-1", {"session": {"id": "s-1"}}, {"decision_id": decision_id}, hook)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(str(tmp_path / "log.sqlite3"), busy_timeout_ms=50)
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLiteStore | PostgresStore]:
+    """Each backend in turn (PostgreSQL: a fresh database on the session's throwaway cluster)."""
+    s: SQLiteStore | PostgresStore
+    if request.param == "sqlite":
+        s = SQLiteStore(str(tmp_path / "log.sqlite3"), busy_timeout_ms=50)
+    else:
+        s = PostgresStore(request.getfixturevalue("pg_url"), timeout_ms=2000)
     s.migrate()
     yield s
     s.close()
 
 
-def test_the_hook_call_is_read_back_with_its_decision(store: SQLiteStore) -> None:
+def test_the_hook_call_is_read_back_with_its_decision(store: SQLiteStore | PostgresStore) -> None:
     store.append([entry("d-1"), entry("d-2", hook=None)])
     with_hook, without = store.get("d-1"), store.get("d-2")
     assert with_hook is not None and without is not None
@@ -42,7 +48,7 @@ def test_the_hook_call_is_read_back_with_its_decision(store: SQLiteStore) -> Non
     assert "cds_hooks" not in without.to_dict()
 
 
-def test_feedback_is_stored_with_the_decision_of_its_card(store: SQLiteStore) -> None:
+def test_feedback_is_stored_with_the_decision_of_its_card(store: SQLiteStore | PostgresStore) -> None:
     store.append([entry("d-1")])
     items = [Feedback("card-1", "accepted", "2026-06-01T12:05:00Z", ("sugg-1",), key_id="cds:ehr"),
              Feedback("card-2", "overridden", "2026-06-01T12:06:00Z",
@@ -55,7 +61,7 @@ def test_feedback_is_stored_with_the_decision_of_its_card(store: SQLiteStore) ->
     assert all(f.received_at for f in stored)
 
 
-def test_feedback_with_an_unknown_card_stores_nothing(store: SQLiteStore) -> None:
+def test_feedback_with_an_unknown_card_stores_nothing(store: SQLiteStore | PostgresStore) -> None:
     store.append([entry("d-1")])
     items = [Feedback("card-1", "overridden", "2026-06-01T12:05:00Z"),
              Feedback("card-9", "overridden", "2026-06-01T12:05:00Z")]
@@ -63,7 +69,7 @@ def test_feedback_with_an_unknown_card_stores_nothing(store: SQLiteStore) -> Non
     assert store.feedback_for("d-1") == []
 
 
-def test_a_token_id_is_claimed_once_until_it_expires(store: SQLiteStore) -> None:
+def test_a_token_id_is_claimed_once_until_it_expires(store: SQLiteStore | PostgresStore) -> None:
     future = to_micros("2999-01-01T00:00:00Z")
     assert store.claim_token("iss jti-1", future) is True
     assert store.claim_token("iss jti-1", future) is False
