@@ -57,7 +57,8 @@ def test_kill_9_one_replica_under_load(tmp_path: Path, pg_cluster: Cluster, pg_u
         finally:
             load.stop()
     statuses = {s for s, _ in load.answers}
-    assert statuses <= {200, 502}, statuses  # 502: a request in flight on the killed replica, never acknowledged
+    # 502 (from nginx), or no answer at all (0): a request in flight on the killed replica; neither acknowledges.
+    assert statuses <= {200, 502, 0}, statuses
     logged = _logged(pg_cluster, pg_url)
     assert len(logged) == len(set(logged))
     assert load.acknowledged() - set(logged) == set()  # no decision that got a 200 is missing

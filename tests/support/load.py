@@ -29,14 +29,14 @@ class Load:
 
     def _one(self) -> tuple[int, str | None]:
         body = json.dumps({"facts": facts(f"sess-load-{next(self._count)}")})
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=90)
         try:
             conn.request("POST", "/v1/decisions", body=body, headers={"Content-Type": "application/json",
                                                                       "Authorization": f"Bearer {self.token}"})
             resp = conn.getresponse()
             data = resp.read()
         except (OSError, http.client.HTTPException):
-            return 0, None  # the connection broke: no answer, so nothing was acknowledged
+            return 0, None  # the connection broke (or no answer in 90 s): nothing was acknowledged
         finally:
             conn.close()
         decision = json.loads(data).get("decision_id") if resp.status == 200 else None
