@@ -12,6 +12,7 @@ from jsonschema import ValidationError
 from engine.core.errors import FactsError, Problem
 from engine.core.schemas import load_schema, validator
 from engine.core.suggest import did_you_mean
+from engine.facts.consistency import clause_of, cross_field_problem
 from engine.facts.fast_validator import facts_ok
 
 __all__ = ["FactSpec", "fact_catalogue", "facts_problems", "json_pointer", "prepare_facts", "describe_error"]
@@ -148,9 +149,17 @@ def _non_finite(facts: Any) -> list[Problem]:
 
 
 def facts_problems(facts: Any) -> list[Problem]:
-    """Every problem with these facts, sorted by path."""
-    problems = [describe_error(e) for e in validator("session-facts").iter_errors(facts)]
+    """Every problem with these facts (the schema's, cross-field checks included), sorted by path."""
+    schema = load_schema("session-facts")
+    problems = [_describe_fact_error(e, schema) for e in validator("session-facts").iter_errors(facts)]
     return sorted(problems + _non_finite(facts), key=lambda p: (p.path, p.message))
+
+
+def _describe_fact_error(error: ValidationError, schema: dict[str, Any]) -> Problem:
+    clause = clause_of(error, schema)
+    if clause is None:
+        return describe_error(error)
+    return cross_field_problem(clause, error, json_pointer(error.absolute_path))
 
 
 def validate_facts(facts: Any) -> None:

@@ -90,7 +90,9 @@ def test_a_round_trip_parses_decisions_and_problems(generated: tuple[LiveServer,
         page = _call(doc, "listDecisions").sync(client=client, limit=1)
         assert [r.decision.decision_id for r in page.items] == [decision.decision_id]
 
-        invalid = {"facts": {"session": {"id": "s-2", "type": "couples"}, "attendance": {"partners_present": 3}}}
+        # facts that contradict each other: more partners present than expected
+        invalid = {"facts": {"session": {"id": "s-2", "type": "couples"},
+                             "attendance": {"partners_expected": 1, "partners_present": 2}}}
         problem = _call(doc, "createDecision").sync(client=client, body=models.DecisionRequest.from_dict(invalid))
         assert isinstance(problem, models.Problem), problem
         assert (problem.status, problem.code) == (400, "invalid_facts")

@@ -1,5 +1,5 @@
 """Problem documents as the document describes them: `instance`, a `type` URL that answers, a JSON Pointer beside each
-path, every problem of a request at once."""
+path, every problem of a request at once, and facts that contradict each other refused naming both fields."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from api.views.audit import CURSOR, encode_cursor
-from support.service import auth
+from support.service import auth, facts
 
 
 def _decide(client: FlaskClient, body: Any) -> Any:
@@ -70,3 +70,28 @@ def test_envelope_and_facts_problems_come_back_together(client: FlaskClient) -> 
     assert [(e["path"], e["pointer"]) for e in body["errors"]] == [
         ("explain", "/explain"), ("facts.attendance.a.b", "/facts/attendance/a.b"),
         ("facts.session.type", "/facts/session/type")]
+
+
+@pytest.mark.parametrize(("sent", "path", "fragments"), [
+    ({"attendance": {"partners_expected": 1, "partners_present": 2}}, "facts.attendance.partners_present",
+     ["2 partners present", "1 expected", "attendance.partners_expected"]),
+    ({"history": {"program_days_this_week": 0, "program_hours_this_week": 3}}, "facts.history.program_hours_this_week",
+     ["3 program hours", "0 program days", "history.program_days_this_week"]),
+    ({"history": {"program_days_this_week": 2, "program_hours_this_week": 48.5}},
+     "facts.history.program_hours_this_week", ["48.5 program hours", "2 program days"]),
+])
+def test_facts_that_contradict_each_other_are_refused(client: FlaskClient, sent: dict[str, Any], path: str,
+                                                      fragments: list[str]) -> None:
+    body = _decide(client, {"facts": facts(**sent)}).get_json()
+    assert (body["status"], body["code"], [e["path"] for e in body["errors"]]) == (400, "invalid_facts", [path])
+    assert all(f in body["errors"][0]["message"] for f in fragments), body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("sent", [
+    {"attendance": {"partners_expected": 1, "partners_present": 1}},
+    {"attendance": {"partners_present": 2}},  # expected defaults to 2
+    {"history": {"program_days_this_week": 2, "program_hours_this_week": 48}},
+    {"history": {"program_hours_this_week": 30}},  # days unknown: nothing to compare
+])
+def test_consistent_facts_are_decided(client: FlaskClient, sent: dict[str, Any]) -> None:
+    assert _decide(client, {"facts": facts(**sent)}).status_code == 200

@@ -29,7 +29,7 @@ class Mix:
     sent: tuple[float, float]
     true: float  # the chance a boolean fact is true
     numbers: Mapping[str, Sequence[Any]]
-    partners_consistent: bool = True  # never more partners present than expected
+    consistent: bool = True  # facts that pass the cross-field checks (never more partners present than expected...)
 
 
 # Uniform over a wide value space: the differential tests and the benchmarks' generated facts.
@@ -38,8 +38,7 @@ WIDE = Mix("gen", SESSION_TYPES, (0.5, 1.0), 0.4, _NUMBERS)
 SOAK = Mix("soak", ["couples"] * 4 + ["individual"], (0.0, 0.3), 0.3, {
     "attendance.partners_expected": [1, 2], "attendance.partners_present": [0, 1, 2],
     "history.consecutive_joint_sessions_missed": [0, 1, 2, 3, 5], "history.program_days_this_week": [0, 2, 3, 5],
-    "history.program_hours_this_week": [0, 4.5, 9, 12], "plan.discharge_in_days": [None, 3, 14, 30]},
-    partners_consistent=False)
+    "history.program_hours_this_week": [0, 4.5, 9, 12], "plan.discharge_in_days": [None, 3, 14, 30]})
 
 
 def _value(rng: random.Random, spec: FactSpec, mix: Mix) -> Any:
@@ -59,9 +58,17 @@ def random_facts(rng: random.Random, i: int = 0, mix: Mix = WIDE) -> dict[str, A
         if section == "session" or not low <= rng.random() <= high:
             continue
         facts.setdefault(section, {})[name] = _value(rng, spec, mix)
+    return consistent(facts) if mix.consistent else facts
+
+
+def consistent(facts: dict[str, Any]) -> dict[str, Any]:
+    """The same facts made to pass the facts schema's cross-field checks (engine/facts/consistency.py), in place."""
     att = facts.get("attendance", {})
-    if mix.partners_consistent and att.get("partners_present", 0) > att.get("partners_expected", 2):
+    if att.get("partners_present", 0) > att.get("partners_expected", 2):
         att["partners_present"] = att.get("partners_expected", 2)
+    hist = facts.get("history", {})
+    if "program_days_this_week" in hist and hist.get("program_hours_this_week", 0) > 24 * hist["program_days_this_week"]:
+        hist["program_hours_this_week"] = 24 * hist["program_days_this_week"]
     return facts
 
 

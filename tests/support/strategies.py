@@ -14,6 +14,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from engine.core.schemas import load_schema
+from support.factgen import consistent
 
 UTC_TIMES = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1),
                          timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)),
@@ -73,7 +74,7 @@ def valid_facts(session_types: list[str] | None = None) -> st.SearchStrategy[dic
     required = set(load_schema("session-facts").get("required", ()))
     strategies = {name: section(name) for name in sections()}
     facts = st.fixed_dictionaries({k: s for k, s in strategies.items() if k in required},
-                                  optional={k: s for k, s in strategies.items() if k not in required})
+                                  optional={k: s for k, s in strategies.items() if k not in required}).map(consistent)
     if session_types is None:
         return facts
     return st.tuples(facts, st.sampled_from(session_types)).map(
