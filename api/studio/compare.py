@@ -22,33 +22,50 @@ KIND_TITLES = {
     "text": "recommendation text changed", "order": "recommendations in another order",
 }
 _CACHE_SIZE = 16  # reports kept per process: the versions are immutable, so a report never goes stale
-_cache: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
 _lock = threading.Lock()
 _FOLDERS = re.compile(r"[^\s()]*/(?=[^/\s()]+/tests/)")  # where the rules directory sits on the server
 
 
 def impact(old: Policy, new: Policy, *, beside: Policy | None = None) -> dict[str, Any]:
     """The impact report (`diff --format json`, engine.impact.report) of `old` -> `new`, with the same scenarios;
-    `changes` holds the generated cases' groups, as the compare page lists them.
+    `changes` holds the generated cases' groups, as the compare page lists them, and `scenario_problems`
+    what kept the scenario tests out (a broken file costs the page its scenarios, not its report).
 
     `beside`: take the scenarios from this version's folder only (a draft has no folder of its own).
     """
-    key = (old.key, old.sha256, new.key, new.sha256)
+    folders = [Path(p.file).parent / "tests" for p in ((beside,) if beside is not None else (old, new))]
+    key = (old.key, old.sha256, new.key, new.sha256, _signature(folders))
     with _lock:
         hit = _cache.get(key)
     if hit is not None:
         return hit
-    folders = None if beside is None else [str(Path(beside.file).parent / "tests")]
-    full = impact_report(old, new, scenarios=scenario_cases(diff_scenarios(folders, old, new))).to_dict()
+    problems: list[str] = []
+    try:
+        scenarios = scenario_cases(diff_scenarios([str(f) for f in folders] if beside else None, old, new))
+    except PolicyLoadError as e:
+        scenarios, problems = [], [short_paths(p.format()) for p in e.problems]  # the report still shows
+    full = impact_report(old, new, scenarios=scenarios).to_dict()
     generated = full["generated"]  # the page shows the generated cases' groups as its `changes`
     report = {**full, "cases": generated["cases"], "changed_cases": generated["changed_cases"],
               "changes": generated["groups"], "enumeration": generated["enumeration"],
-              "scenarios": generated["scenarios"], "policy_changes": full["policy_changes"]}
+              "scenarios": generated["scenarios"], "policy_changes": full["policy_changes"],
+              "scenario_problems": problems}
     with _lock:
         if len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
         _cache[key] = report
     return report
+
+
+def _signature(folders: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    """The scenario files as they are now (path, size, mtime): an edited test file is a new report."""
+    out = []
+    for folder in folders:
+        for f in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
+            st = f.stat()
+            out.append((str(f), st.st_size, st.st_mtime_ns))
+    return tuple(out)
 
 
 def scenarios_of(policy: Policy) -> list[Scenario]:

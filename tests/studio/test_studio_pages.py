@@ -155,6 +155,14 @@ def test_compare_renders_the_impact_report(studio: FlaskClient) -> None:
     assert "one partner absent for work gets the full absence response" in html
     link = re.search(r'href="([^"]+)">Try it on 1.1.0', html)
     assert link and "attendance.absence_reason=work" in link.group(1)
+    assert row and re.findall(r"<td>([^<]*)</td>", row.group(1))[-1] == "rule CA-030"  # what causes the change
+    changes = re.findall(r'<tr data-section="([^"]+)"><td>[^<]*</td><th scope="row"><code>([^<]+)</code>\s*([^<]*)</th>'
+                         r'\s*<td>([^<]*)</td><td>([^<]*)</td>', html)
+    assert changes == [("effective_from", "effective_from", "", "changed", "2026-01-01"),
+                       ("changelog", "1.1.0", "changes", "added", "—"),
+                       ("rule", "CA-030", "when", "changed",
+                        "session type is couples and (absence reason is one of scheduling conflict, work, caregiving or "
+                        "evening sessions preferred)")]
 
 
 @pytest.mark.parametrize(("query", "says"), [
@@ -222,3 +230,24 @@ def test_trying_a_session_writes_nothing_to_the_decision_log(make_studio) -> Non
     client = app.test_client()
     assert "Decision of" in text(client.get(try_url(**ABSENT_FOR_WORK)))
     assert app.extensions["attendance_policy"].store.query(Query(session_id="t-abs-02")).records == []
+
+
+def test_compare_with_a_broken_scenario_file_shows_the_report_and_the_problem(tmp_path: Path) -> None:
+    """A broken test file costs the page its scenario cases, with the file:line why, never a 500."""
+    from api import create_app
+    from support.studio import two_versions
+
+    rules = two_versions(tmp_path / "rules")
+    broken = rules / POLICY / "tests" / "zz-broken.yaml"
+    broken.parent.mkdir(exist_ok=True)
+    broken.write_text("scenarios:\n  - name: half written\n    facts: {session: {id: s-1}\n", encoding="utf-8")
+    app = create_app({"policies": {"rules": [str(rules)]}, "decision_log": {"path": str(tmp_path / "d.sqlite3")}})
+    try:
+        resp = app.test_client().get(f"/studio/compare?policy={POLICY}&old=1.0.0&new=1.1.0")
+        html = text(resp)
+        assert resp.status_code == 200
+        assert "Impact: couples-attendance@1.0.0 → couples-attendance@1.1.0" in html
+        assert "scenario tests could not be read" in html
+        assert re.search(r"<li><code>couples-attendance/tests/zz-broken.yaml:\d+:\d+: ", html)
+    finally:
+        app.extensions["attendance_policy"].close()
