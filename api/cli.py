@@ -177,7 +177,8 @@ def _diff_log_options(sub: Any) -> None:
     diff = sub.choices.get("diff")
     if diff is None:
         return
-    diff.add_argument("--log", metavar="DB", help="also re-decide the decisions in this decision log (SQLite)")
+    diff.add_argument("--log", metavar="DB", help="also re-decide the decisions in this decision log (an SQLite "
+                      "file, or a postgresql:// URL)")
     diff.add_argument("--since", metavar="DATE", help="with --log: decisions evaluated at or after (YYYY-MM-DD or "
                                                       "RFC 3339)")
     diff.add_argument("--until", metavar="DATE", help="with --log: decisions evaluated before")

@@ -78,16 +78,27 @@ def window(since: str | None, until: str | None) -> str:
     return f"evaluated before {until}" if until else "all of it"
 
 
+_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
 @contextmanager
 def open_log(database: str, since: str | None, until: str | None) -> Iterator[tuple[Iterator[TrafficCase], str]]:
-    """For `attendance-policy diff --log DB`: the logged cases in the window and a description of where from."""
-    from api.log.sqlite import SQLiteStore
+    """For `attendance-policy diff --log DB`: the logged cases in the window and a description of where from.
 
+    DB is an SQLite file or a `postgresql://` URL (the replicas' shared log), read through the same store."""
     since_us, until_us = parse_when("--since", since), parse_when("--until", until)
-    if not Path(database).is_file():
-        raise StoreError(f"no decision log at {database}")
-    store = SQLiteStore(database)
+    store: DecisionStore
+    if database.startswith(_URL_SCHEMES):
+        from api.log.postgres import PostgresStore, describe
+
+        store, named = PostgresStore(database), describe(database)
+    else:
+        from api.log.sqlite import SQLiteStore
+
+        if not Path(database).is_file():
+            raise StoreError(f"no decision log at {database}")
+        store, named = SQLiteStore(database), database
     try:
-        yield logged_cases(store, since_us, until_us), f"the decision log {database} ({window(since, until)})"
+        yield logged_cases(store, since_us, until_us), f"the decision log {named} ({window(since, until)})"
     finally:
         store.close()

@@ -104,3 +104,22 @@ def test_replay_reads_a_postgres_log(make: Callable[..., Flask], rules: Path, pg
     assert capsys.readouterr().out.startswith(f"decision {decision_id} (couples-attendance@1.0.0, sha256 ")
     assert main(["replay", "nope", "--url", pg_url, "--rules", str(rules)]) == 2
     assert "no decision 'nope' in postgresql://" in capsys.readouterr().err
+
+
+def test_diff_log_re_decides_a_postgres_log(make: Callable[..., Flask], rules: Path, pg_url: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`diff --log postgresql://...`: the replicas' shared log is traffic like an SQLite file."""
+    from support.lifecycle import version_text
+
+    client = make({"decision_log": {"url": pg_url}}).test_client()
+    ids = [decide(client, {"facts": {"session": {"id": f"dl-{missed}", "type": "couples"},
+                                     "attendance": {"partners_present": 1},
+                                     "history": {"consecutive_joint_sessions_missed": missed}}})["decision_id"]
+           for missed in (0, 2)]
+    lowered = version_text("1.1.0").replace("review_after_consecutive_missed: 3", "review_after_consecutive_missed: 2")
+    (rules / "couples-attendance" / "1.1.0.yaml").write_text(lowered, encoding="utf-8")
+    code = main(["diff", "couples-attendance@1.0.0", "couples-attendance@1.1.0", "--rules", str(rules),
+                 "--log", pg_url, "--format", "json"])
+    traffic = json.loads(capsys.readouterr().out)["traffic"]
+    assert code == 0 and (traffic["read"], traffic["replayed"], traffic["changed"]) == (2, 2, 1)
+    assert [g["decision_ids"] for g in traffic["groups"] if g["kind"] == "added"] == [[ids[1]]]
