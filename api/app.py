@@ -108,7 +108,8 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
 def _lease() -> None:
     """Pins first (a pin made through any worker holds from the next request on), then a lease on the set."""
     lifecycle = state().lifecycle
-    if request.path.startswith("/v1/") or request.path == "/readyz":
+    path = request.path
+    if path.startswith("/v1/") or path == "/readyz":
         lifecycle.sync_pins()
     g.policy_lease = lifecycle.live.acquire()
 

@@ -48,6 +48,21 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _DEFAULT_LIMIT = 16 * 1024 * 1024
 
 
+_formatted: tuple[int, str] = (0, "")
+_http_date_of = util.http_date
+
+
+def _http_date(timestamp: float | None = None) -> str:
+    """gunicorn's Date header, formatted once a second instead of once a response (email.utils: ~5 µs)."""
+    global _formatted
+    if timestamp is not None:
+        return str(_http_date_of(timestamp))
+    now = int(time.time())
+    if _formatted[0] != now:
+        _formatted = (now, str(_http_date_of(now)))
+    return _formatted[1]
+
+
 class _Inbox(DeadlineSocket):
     """A client socket that first returns what the event loop buffered, then reads against the deadline."""
 
@@ -103,6 +118,7 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
         self._limit = _DEFAULT_LIMIT
         self._seconds = deadline_for(self.cfg.timeout)
         util.write_error = problem_page  # gunicorn's answers to unparsable requests, as problem documents
+        util.http_date = _http_date  # every response's Date header
         super().init_process()  # loads the app, then runs the loop
 
     def load_wsgi(self) -> None:

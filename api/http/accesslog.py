@@ -15,6 +15,7 @@ import orjson
 from flask import Flask, Response, current_app, g, request
 
 from api.http.metrics import Metrics
+from api.pid import pid
 from engine.core.timefmt import from_epoch
 
 __all__ = ["ACCESS_LOGGER", "install"]
@@ -27,42 +28,41 @@ _errors = logging.getLogger("attendance_policy.errors")
 
 
 def _start() -> None:
-    incoming = request.headers.get("X-Request-Id", "")
+    incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
     # Honour the caller's id when it is harmless (at most 64 of these characters, nothing else: fullmatch, since
     # `$` would let a trailing newline through), so one id follows a request across services; otherwise ours,
     # 128 random bits as uuid4's hex (os.urandom: 0.7 µs instead of 2.6).
-    g.request_id = incoming if _SAFE_ID.fullmatch(incoming) else os.urandom(16).hex()
-    g.started = time.perf_counter()
-
-
-def _route() -> str:
-    return request.url_rule.rule if request.url_rule is not None else "(unmatched)"
+    ctx = g._get_current_object()  # werkzeug's proxies cost a look-up per attribute: one each per hook
+    ctx.request_id = incoming if _SAFE_ID.fullmatch(incoming) else os.urandom(16).hex()
+    ctx.started = time.perf_counter()
 
 
 def _finish(response: Response) -> Response:
-    latency = time.perf_counter() - g.get("started", time.perf_counter())
-    response.headers["X-Request-Id"] = g.get("request_id", "")
-    caller = g.get("caller")
-    code = g.get("error_code")
-    route = _route()
+    ctx, req = g._get_current_object(), request._get_current_object()
+    latency = time.perf_counter() - ctx.get("started", time.perf_counter())
+    request_id = ctx.get("request_id", "")
+    response.headers["X-Request-Id"] = request_id
+    caller = ctx.get("caller")
+    code = ctx.get("error_code")
+    route = req.url_rule.rule if req.url_rule is not None else "(unmatched)"
     if log.isEnabledFor(logging.INFO):
         line = {
             "time": from_epoch(time.time()),
-            "event": "http_request", "request_id": g.get("request_id"), "method": request.method,
+            "event": "http_request", "request_id": request_id, "method": req.method,
             "route": route, "status": response.status_code, "latency_ms": round(latency * 1000, 3),
-            "key_id": caller.key_id if caller else None, "error": code, "pid": os.getpid(),
+            "key_id": caller.key_id if caller else None, "error": code, "pid": pid(),
         }
-        if g.get("decision_count"):
-            line["decisions"] = g.decision_count
+        if ctx.get("decision_count"):
+            line["decisions"] = ctx.decision_count
         # makeRecord + handle: what log.info does, without looking up the caller's frame (it is always here).
         log.handle(log.makeRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, orjson.dumps(line).decode(), (), None))
-    _count(route, latency, response.status_code, code)
+    _count(req.method, route, latency, response.status_code, code)
     return response
 
 
-def _count(route: str, latency: float, status: int, code: str | None) -> None:
+def _count(method: str, route: str, latency: float, status: int, code: str | None) -> None:
     metrics: Metrics = current_app.extensions[METRICS]
-    metrics.inc("attendance_http_requests_total", {"method": request.method, "route": route, "status": str(status)})
+    metrics.inc("attendance_http_requests_total", {"method": method, "route": route, "status": str(status)})
     metrics.observe("attendance_http_request_duration_seconds", {"route": route}, latency)
     if code:
         metrics.inc("attendance_errors_total", {"code": code})

@@ -11,7 +11,6 @@ Without a metrics directory (tests, a single process) the numbers are per proces
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,6 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from api.pid import pid
 from engine.core.files import atomic_write_text, flocked, read_json_object
 
 __all__ = ["BUCKETS", "FAMILIES", "Metrics", "retire"]
@@ -51,7 +51,7 @@ class Metrics:
         self.flush_interval_s = flush_interval_s
         self._clock = clock
         self._flushed_at: float | None = None  # never published: the first flush always publishes
-        self._pid = os.getpid()
+        self._pid = pid()
         self._counters: dict[tuple[str, Labels], float] = {}
         self._histograms: dict[tuple[str, Labels], list[float]] = {}
         # The policy poller thread counts reloads while a request thread counts requests.
@@ -59,8 +59,8 @@ class Metrics:
 
     def _mine(self) -> None:
         # A forked worker starts from zero: what the master counted is not the worker's.
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
+        if self._pid != pid():
+            self._pid = pid()
             self._counters.clear()
             self._histograms.clear()
 

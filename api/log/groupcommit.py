@@ -1,6 +1,6 @@
 """Group commit: concurrent requests in one worker share one durable transaction.
 
-Every decision must be on disk before its 200 (synchronous=FULL: an fsync per
+Every decision must be on disk before its 200 (an fsync per
 commit). With threaded workers, requests that finish while a commit is in
 progress queue up; when it completes, one of them (the leader) commits the
 whole queue in a single transaction and wakes the others. Nobody waits longer

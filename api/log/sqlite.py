@@ -1,4 +1,4 @@
-"""The decision log in SQLite: WAL, synchronous=FULL, a writer connection per process.
+"""The decision log in SQLite: WAL, every commit durable before it returns, a writer connection per process.
 
 Gunicorn forks workers; a SQLite connection must never cross a fork (its locks and
 file descriptors would be shared by two processes). So the master only opens a
@@ -28,6 +28,8 @@ import orjson
 from api.log import sqlite_cds
 from api.log.sqlite_schema import HOOK_COLUMNS, MIGRATIONS, SCHEMA_VERSION, hook_json, record
 from api.log.store import Activation, Feedback, LogEntry, Page, Pin, Query, Record, to_micros
+from api.log.walsync import WalSync
+from api.pid import pid
 from engine.core.errors import StoreError
 from engine.core.timefmt import utc_text
 
@@ -58,7 +60,8 @@ class SQLiteStore:
     `<path>.writer` (so writers of all processes queue in the kernel and wake the moment the lock is
     free, instead of polling SQLite's busy handler, which sleeps 1, 2, 5, 10... ms), and one reader
     connection per thread (WAL readers never wait for a writer, so a read is not stuck behind a commit's
-    fsync).
+    fsync). The writer commits without syncing and each write returns once `WalSync` has synced the WAL
+    after it, outside both locks: one fsync covers the commits of every process that finished before it.
     """
 
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
@@ -76,6 +79,7 @@ class SQLiteStore:
         self._pins_marker = path + ".pins"
         self._pins_seen: tuple[tuple[int, int] | None, float, int] | None = None  # (marker, when, version)
         self._unmigrated = False  # migrate() met a full disk: the first write migrates
+        self._sync = WalSync(path)
 
     def _open(self) -> sqlite3.Connection:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -95,14 +99,16 @@ class SQLiteStore:
     def _forked(self) -> None:
         # After a fork, inherited connections and descriptors belong to the parent: never use or close them.
         with self._registry:
-            if self._pid != os.getpid():
+            if self._pid != pid():
                 self._writer, self._lockfd, self._local = None, -1, threading.local()
                 self._readers = weakref.WeakSet()
-                self._pid = os.getpid()
+                self._sync.reset(inherited=True)
+                self._pid = pid()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """The writer connection, with this process's thread lock and the cross-process writer lock held."""
+        """The writer connection, with this process's thread lock and the cross-process writer lock held; when
+        the block has committed, both locks are released and the commit is made durable before returning."""
         with self._lock:
             self._forked()
             try:
@@ -110,6 +116,7 @@ class SQLiteStore:
                     self._lockfd = os.open(self.path + ".writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
                 if self._writer is None:
                     self._writer = self._open()
+                    self._writer.execute("PRAGMA synchronous = NORMAL")  # synced by WalSync, outside the locks
             except (sqlite3.Error, OSError) as e:
                 raise StoreError(f"cannot open the decision log: {e}") from e
             try:
@@ -120,6 +127,7 @@ class SQLiteStore:
                 if self._unmigrated:  # started on a full disk: the schema first
                     self._migrate(self._writer)
                 yield self._writer
+                ticket = self._sync.ticket()
             except sqlite3.Error as e:
                 self._discard()
                 raise StoreError(f"decision log error: {e}") from e
@@ -128,12 +136,16 @@ class SQLiteStore:
                 raise
             finally:
                 fcntl.flock(self._lockfd, fcntl.LOCK_UN)
+        try:
+            self._sync.durable(ticket)
+        except OSError as e:
+            raise StoreError(f"decision log error: cannot sync the log to disk: {e}") from e
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """This thread's reader connection (opened on first use, reopened after an error)."""
         reader: _Reader | None = getattr(self._local, "reader", None)
-        if reader is None or self._pid != os.getpid():
+        if reader is None or self._pid != pid():
             self._forked()
             try:
                 reader = _Reader(self._open())
@@ -175,6 +187,7 @@ class SQLiteStore:
         try:
             self._migrate(conn)
             os.close(os.open(self._pins_marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            WalSync.create(self.path)
         except (sqlite3.Error, OSError) as e:
             if _out_of_space(e):
                 return self._defer_migration(e)
@@ -216,7 +229,7 @@ class SQLiteStore:
                 "policy_version, policy_sha256, session_id, key_id, request_id, facts, decision, hook) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             sqlite_cds.insert_cards(conn, entries)
-            conn.execute("COMMIT")  # synchronous=FULL: on disk when this returns
+            conn.execute("COMMIT")  # on disk once the block returns (WalSync)
 
     def get(self, decision_id: str) -> Record | None:
         with self._read() as conn:
@@ -345,13 +358,14 @@ class SQLiteStore:
 
     def close(self) -> None:
         with self._lock, self._registry:
-            if self._pid == os.getpid():
+            if self._pid == pid():
                 for conn in [*(r.conn for r in list(self._readers)), *([self._writer] if self._writer else [])]:
                     conn.close()
                 if self._lockfd >= 0:
                     os.close(self._lockfd)
             self._writer, self._lockfd, self._local = None, -1, threading.local()
             self._readers = weakref.WeakSet()
+            self._sync.reset(inherited=self._pid != pid())
 
 
 class _Reader:

@@ -32,15 +32,17 @@ class Decided:
 
 def evaluate(req: DecisionRequest) -> Decided:
     """The engine's decision and the log entry that documents it (redacted)."""
-    decision = state().engine.evaluate(req.facts, policy=req.policy, version=req.version, explain=req.explain)
+    app = state()
+    decision = app.engine.evaluate(req.facts, policy=req.policy, version=req.version, explain=req.explain)
     body = decision.to_dict()
-    facts, logged = redact(req.facts, body, state().settings.redact)
-    caller = g.get("caller")
+    facts, logged = redact(req.facts, body, app.settings.redact)
+    ctx = g._get_current_object()  # one proxy look-up, not one per attribute
+    caller = ctx.get("caller")
     entry = LogEntry(
         decision_id=decision.decision_id, evaluated_at=decision.evaluated_at, policy_id=decision.policy.id,
         policy_version=decision.policy.version, policy_sha256=decision.policy.sha256,
         session_id=decision.session_id, key_id=caller.key_id if caller else "anonymous",
-        request_id=g.get("request_id", ""), facts=facts, decision=logged)
+        request_id=ctx.get("request_id", ""), facts=facts, decision=logged)
     return Decided(decision, body, entry)
 
 
@@ -55,11 +57,12 @@ def commit(decisions: Sequence[Decided]) -> list[dict[str, Any]]:
 
     Concurrent requests of one worker share transactions (`api.log.groupcommit`).
     """
+    app = state()
     try:
-        state().committer.submit([d.entry for d in decisions])
+        app.committer.submit([d.entry for d in decisions])
     except StoreError as e:
         raise LogUnavailable(f"the decision could not be logged, so it was not made: {e}") from e
-    metrics = state().metrics
+    metrics = app.metrics
     for d in decisions:
         metrics.inc("attendance_decisions_total", {"policy": d.decision.policy.id,
                                                    "version": d.decision.policy.version,
