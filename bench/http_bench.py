@@ -5,7 +5,8 @@ load (wrk if installed, else a Python client; realistic facts for 5,000 sessions
 connection cycling through them), all started first and measured in interleaved rounds so
 the ratios are fair. The baseline is the bare endpoint under gunicorn's defaults. Each run
 reports throughput, p50/p99, the server's CPU per request (master and workers, /proc) and,
-with a decision log, rows per commit (each transaction's rows share one `logged_at`).
+with a decision log, rows per commit (each transaction's rows share one `logged_at`) and per fsync
+(the log's `<log>.sync` counters: one fsync covers every worker's commits made before it).
 Run: python bench/http_bench.py [--seconds S] [--rounds R] [--connections C] [--items N]
      [--workers W] [--threads T (the service_threads run, default 8)] [--runs bare,service,...]
      [--before DIR: also the service from another checkout, e.g. `git archive <commit> | tar -x -C DIR`]
@@ -31,6 +32,7 @@ from common import ROOT, realistic_facts, write_result
 from loadgen import load
 
 from api.config.settings import Settings
+from api.log.walsync import WalSync
 from support.live import LiveServer, answers, free_port, wait_for
 
 VENV_BIN = Path(sys.executable).parent
@@ -88,12 +90,21 @@ def rows_per_commit(db: Path | None, after: int) -> float | None:
     return round(rows / commits, 2) if commits else None
 
 
+def fsyncs(db: Path | None) -> int:
+    """The WAL fsyncs the log's writers have made so far (`api.log.walsync`; 0 for a log without its counters)."""
+    return WalSync.counters(str(db))[2] if db is not None else 0
+
+
 def measure(server: Running, bodies: list[dict[str, Any]], conns: int, seconds: int) -> dict[str, Any]:
-    """One round: the load's figures, plus the server's CPU per request and the log's rows per commit."""
-    cpu, seq = cpu_us(server.pid), log_position(server.db)
+    """One round: the load's figures, plus the server's CPU per request and the log's rows per commit and per
+    fsync (one fsync covers the commits of every worker that finished before it)."""
+    cpu, seq, synced = cpu_us(server.pid), log_position(server.db), fsyncs(server.db)
     result = load(server.port, "/v1/decisions", bodies, conns, seconds)
     result["cpu_us_per_request"] = round((cpu_us(server.pid) - cpu) / max(result["requests"], 1), 1)
     result["rows_per_commit"] = rows_per_commit(server.db, seq)
+    done = fsyncs(server.db) - synced
+    rows = log_position(server.db) - seq
+    result["rows_per_fsync"] = round(rows / done, 2) if done and server.db is not None else None
     return result
 
 
@@ -235,6 +246,8 @@ def main() -> None:
         r = results[name]
         vs = f"x{ratios[name]:.2f} of bare" if name in ratios else ""
         rows = f"{r['rows_per_commit']:5.2f} rows/commit" if r["rows_per_commit"] else " " * 16
+        if r.get("rows_per_fsync"):
+            rows += f" {r['rows_per_fsync']:5.2f} /fsync"
         print(f"{name:19s} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
               f"cpu {r['cpu_us_per_request']:7.1f} us/req  {rows}  errors {r['errors']}  "
               f"{'no log' if name.startswith('bare') else 'log on ' + where:11s} {vs}")

@@ -38,7 +38,7 @@ def _start() -> None:
 
 
 def _finish(response: Response) -> Response:
-    ctx, req = g._get_current_object(), request._get_current_object()
+    ctx, req = g._get_current_object(), request._get_current_object()  # type: ignore[attr-defined]
     latency = time.perf_counter() - ctx.get("started", time.perf_counter())
     request_id = ctx.get("request_id", "")
     response.headers["X-Request-Id"] = request_id
