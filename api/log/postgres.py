@@ -3,7 +3,7 @@
 psycopg 3 with a connection pool per process, opened on first use and noticed by its
 pid (gunicorn forks workers after the master migrated; a connection never crosses a
 fork). Every connection runs with `synchronous_commit = on`, so a commit returns only
-once its WAL is flushed: the same promise as SQLite's synchronous=FULL. Decisions are
+once its WAL is flushed: the same promise as the SQLite log's (api.log.walsync). Decisions are
 appended under a transaction-scoped advisory lock, so `seq` order is commit order and
 an audit cursor (`after_seq`) never skips a row that commits late. A pooled connection
 found dead (the server restarted) before anything was committed is replaced and the
