@@ -2,11 +2,13 @@
 
 Each peer returns the set of rule ids that fire; recommendations, precedence and
 rationale are ours in every case, so the peers are compared on deciding alone.
+Cedar and Rego models: `peer_cedar.py`, `peer_rego.py`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from engine.policy.model import All, Condition, Leaf, Policy, to_nnf
@@ -49,6 +51,27 @@ def zen_decision(policy: Policy) -> str:
              "edges": [{"id": "e1", "sourceId": "in", "targetId": "dt", "type": "edge"},
                        {"id": "e2", "sourceId": "dt", "targetId": "out", "type": "edge"}]}
     return json.dumps(graph)
+
+
+def zen_peer(policy: Policy) -> Callable[[dict[str, Any]], set[str]]:
+    """facts -> fired rule ids: the decision's content compiled once (`ZenDecisionContent`), evaluated per input."""
+    import zen
+
+    decision = zen.ZenEngine().create_decision(zen.ZenDecisionContent(zen_decision(policy)))
+    return lambda facts: {row["rule"] for row in decision.evaluate(facts)["result"]}
+
+
+def rule_engine_peer(policy: Policy) -> Callable[[dict[str, Any]], set[str]]:
+    """facts -> fired rule ids: one `rule_engine.Rule` per rule over the flattened facts."""
+    import rule_engine
+
+    rules = [(r.id, rule_engine.Rule(rule_engine_text(r.when))) for r in policy.rules]
+
+    def decide(facts: dict[str, Any]) -> set[str]:
+        values = flatten(facts, policy.fact_paths)
+        return {rule_id for rule_id, rule in rules if rule.matches(values)}
+
+    return decide
 
 
 def flat(name: str) -> str:

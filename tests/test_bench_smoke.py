@@ -54,9 +54,13 @@ def test_memory_smoke():
 
 
 def test_peers_smoke():
-    out = _run("peers.py", "--n", "150")
+    # peers.py asserts each peer's fired rules equal ours on every case before it times anything
+    out = _run("peers.py", "--n", "150", "--rounds", "1")
     assert "identical fired rules on 150 generated facts" in out
-    assert "plain_python" in _result("peers")["us_per_decision"]
+    result = _result("peers")
+    assert set(result["us_per_decision"]) == {"attendance_policy_engine", "attendance_policy_evaluate", "plain_python",
+                                              "zen_engine", "rule_engine", "cedarpy", "regopy"}
+    assert result["fastest_general_peer"] in {"zen_engine", "rule_engine", "cedarpy", "regopy"}
 
 
 def test_tooling_smoke():
