@@ -128,3 +128,8 @@ def test_replicas_bench_smoke():
     assert all(result[name]["errors"] == 0 and result[name]["requests"] > 0 for name in runs)
     assert result["one_sqlite"]["commits_per_s"] is None and result["two_pg_nginx"]["commits_per_s"] > 0
     assert set(result["ratios"]) == set(runs) and "of one_sqlite" in out
+
+
+def test_facts_check_smoke():
+    assert "same answer on 300 documents" in _run("peer_facts_check.py", "--n", "150")
+    assert set(_result("facts_check")["ratio_jsonschema"]) == {"realistic", "generated"}

@@ -151,7 +151,10 @@ def _non_finite(facts: Any) -> list[Problem]:
 def facts_problems(facts: Any) -> list[Problem]:
     """Every problem with these facts (the schema's, cross-field checks included), sorted by path."""
     schema = load_schema("session-facts")
-    problems = [_describe_fact_error(e, schema) for e in validator("session-facts").iter_errors(facts)]
+    try:
+        problems = [_describe_fact_error(e, schema) for e in validator("session-facts").iter_errors(facts)]
+    except RecursionError:  # only a Python caller nests this deep (strict JSON refuses it first)
+        return [Problem("invalid_facts", "nests too deeply: facts are sections of values, two levels deep")]
     return sorted(problems + _non_finite(facts), key=lambda p: (p.path, p.message))
 
 
