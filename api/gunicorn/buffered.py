@@ -112,14 +112,22 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
     """gunicorn's gthread worker whose main loop reads each request whole before a thread handles it."""
 
     def init_process(self) -> None:
-        self._reading: dict[Any, float] = {}  # connection -> when its request must have arrived
-        self._lingering: dict[Any, float] = {}  # closed for writing, read until the client closes, or until then
-        self._buffered = 0
-        self._limit = _DEFAULT_LIMIT
-        self._seconds = deadline_for(self.cfg.timeout)
+        self.init_reading()
         util.write_error = problem_page  # gunicorn's answers to unparsable requests, as problem documents
         util.http_date = _http_date  # every response's Date header
         super().init_process()  # loads the app, then runs the loop
+
+    def init_reading(self) -> None:
+        """The loop's state for reading requests (before the app is loaded and the loop runs)."""
+        self._reading: dict[Any, float] = {}  # connection -> when its request must have arrived
+        self._lingering: dict[Any, float] = {}  # closed for writing, read until the client closes, or until then
+        self._buffered = 0
+        # Every read lands in this one buffer. `recv(_READ)` allocated _READ bytes per read, then shrank them to what
+        # came: glibc's main heap fragmented around those holes, and workers kept growing (docs/reliability.md 6).
+        self._scratch = bytearray(_READ)
+        self._scratch_view = memoryview(self._scratch)
+        self._limit = _DEFAULT_LIMIT
+        self._seconds = deadline_for(self.cfg.timeout)
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
@@ -152,16 +160,15 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
 
     def _on_readable(self, conn: Any, _client: Any) -> None:
         inbox: _Inbox = conn.sock
-        eof = False
         try:
-            data = inbox.socket.recv(_READ)
-            eof = not data
+            n = inbox.socket.recv_into(self._scratch)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data, eof = b"", True
-        inbox.buf += data
-        self._buffered += len(data)
+            n = 0
+        eof = n == 0
+        inbox.buf += self._scratch_view[:n]
+        self._buffered += n
         if eof and not inbox.buf:
             self._drop(conn)
         elif eof or self._buffered > BUFFER_BUDGET or complete(inbox.buf, self._limit):
@@ -225,7 +232,7 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
 
     def _on_lingering(self, conn: Any, _client: Any) -> None:
         try:
-            if conn.sock.socket.recv(_READ):
+            if conn.sock.socket.recv_into(self._scratch):
                 return
         except (BlockingIOError, InterruptedError):
             return
