@@ -133,3 +133,8 @@ def test_replicas_bench_smoke():
 def test_facts_check_smoke():
     assert "same answer on 300 documents" in _run("peer_facts_check.py", "--n", "150")
     assert set(_result("facts_check")["ratio_jsonschema"]) == {"realistic", "generated"}
+
+
+def test_engine_overhead_in_cpu_time_smoke():
+    assert "raw" in _run("peer_overhead.py", "--n", "100")
+    assert set(_result("engine_overhead_cpu")["results"]) == {"generated", "realistic"}
