@@ -96,7 +96,7 @@ def describe_error(error: ValidationError) -> Problem:
         return Problem("invalid_facts", "is required", path,
                        pointer=json_pointer([*error.absolute_path, missing]))
     elif kw == "additionalProperties":
-        extra = sorted(set(v) - set(schema.get("properties", {})))
+        extra = sorted(str(k) for k in set(v) - set(schema.get("properties", {})))  # a Python caller's keys: any type
         return _unknown_field(path, extra, schema, list(error.absolute_path))
     elif kw == "maxLength":
         msg = f"is longer than {rv} characters"
