@@ -32,7 +32,7 @@ class AppState:
     committer: GroupCommit[LogEntry] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.committer = GroupCommit(self.store.stage)
+        self.committer = GroupCommit(self.store.append)
 
     def close(self) -> None:
         """Stop this process's policy threads and close its decision-log connection."""

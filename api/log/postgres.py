@@ -149,10 +149,6 @@ class PostgresStore:
 
     # ---- the decision log ------------------------------------------------------------------------------------
 
-    def stage(self, entries: Sequence[LogEntry]) -> Callable[[], None]:
-        self.append(entries)  # durable at COMMIT (synchronous_commit): nothing left to wait for
-        return _durable_already
-
     def append(self, entries: Sequence[LogEntry]) -> None:
         if not entries:
             return
@@ -300,7 +296,3 @@ class PostgresStore:
             "WHERE heartbeat_at > now() - make_interval(secs => %s) ORDER BY replica, pid",
             (float(within_s),)).fetchall())
         return [Heartbeat(r[0], int(r[1]), json.loads(r[2]), r[3]) for r in rows]
-
-
-def _durable_already() -> None:
-    """What `stage` returns: the commit was durable when it returned."""

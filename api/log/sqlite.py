@@ -19,10 +19,8 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import orjson
@@ -109,15 +107,8 @@ class SQLiteStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """The writer connection under both locks (`_locked`); durable once the block has committed and returned."""
-        with self._locked() as txn:
-            yield txn.conn
-        self._durable(txn.ticket)
-
-    @contextmanager
-    def _locked(self) -> Iterator[_Txn]:
-        """The writer connection, with this process's thread lock and the cross-process writer lock held; once
-        the block has committed, the transaction's ticket for `_durable` (the locks are released after it)."""
+        """The writer connection, with this process's thread lock and the cross-process writer lock held; when
+        the block has committed, both locks are released and the commit is made durable before returning."""
         with self._lock:
             self._forked()
             try:
@@ -135,9 +126,8 @@ class SQLiteStore:
             try:
                 if self._unmigrated:  # started on a full disk: the schema first
                     self._migrate(self._writer)
-                txn = _Txn(self._writer)
-                yield txn
-                txn.ticket = self._sync.ticket()
+                yield self._writer
+                ticket = self._sync.ticket()
             except sqlite3.Error as e:
                 self._discard()
                 raise StoreError(f"decision log error: {e}") from e
@@ -146,8 +136,6 @@ class SQLiteStore:
                 raise
             finally:
                 fcntl.flock(self._lockfd, fcntl.LOCK_UN)
-
-    def _durable(self, ticket: int) -> None:
         try:
             self._sync.durable(ticket)
         except OSError as e:
@@ -227,25 +215,21 @@ class SQLiteStore:
         self._unmigrated = False
 
     def append(self, entries: Sequence[LogEntry]) -> None:
-        self.stage(entries)()
-
-    def stage(self, entries: Sequence[LogEntry]) -> Callable[[], None]:
         if not entries:
-            return _nothing
+            return
         logged = _now()  # one time per transaction: its rows were committed together
         rows = [(e.decision_id, e.evaluated_at, to_micros(e.evaluated_at), logged, e.policy_id, e.policy_version,
                  e.policy_sha256, e.session_id, e.key_id, e.request_id,
                  orjson.dumps(e.facts).decode(), orjson.dumps(e.decision).decode(), hook_json(e.hook))
                 for e in entries]
-        with self._locked() as txn:
-            txn.conn.execute("BEGIN IMMEDIATE")
-            txn.conn.executemany(
+        with self._write() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
                 "INSERT INTO decisions (decision_id, evaluated_at, evaluated_us, logged_at, policy_id, "
                 "policy_version, policy_sha256, session_id, key_id, request_id, facts, decision, hook) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            sqlite_cds.insert_cards(txn.conn, entries)
-            txn.conn.execute("COMMIT")  # written; durable once the returned function has returned
-        return partial(self._durable, txn.ticket)
+            sqlite_cds.insert_cards(conn, entries)
+            conn.execute("COMMIT")  # on disk once the block returns (WalSync)
 
     def get(self, decision_id: str) -> Record | None:
         with self._read() as conn:
@@ -382,18 +366,6 @@ class SQLiteStore:
             self._writer, self._lockfd, self._local = None, -1, threading.local()
             self._readers = weakref.WeakSet()
             self._sync.reset(inherited=self._pid != pid())
-
-
-@dataclass
-class _Txn:
-    """A write in progress: the writer connection, then the commit's ticket (`WalSync.ticket`)."""
-
-    conn: sqlite3.Connection
-    ticket: int = 0
-
-
-def _nothing() -> None:
-    """Durable already: nothing was written."""
 
 
 class _Reader:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -139,10 +139,6 @@ class DecisionStore(Protocol):
 
     def append(self, entries: Sequence[LogEntry]) -> None:
         """Commit all entries durably in one transaction, or raise StoreError and commit none."""
-
-    def stage(self, entries: Sequence[LogEntry]) -> Callable[[], None]:
-        """`append` in two steps: commit the transaction now, and return what makes it durable (it raises
-        StoreError if that fails); the writer lock is free meanwhile (`api.log.groupcommit`)."""
 
     def get(self, decision_id: str) -> Record | None: ...
 

@@ -10,18 +10,9 @@ import pytest
 from api.log.groupcommit import GroupCommit
 
 
-def _durable() -> None:
-    """A fake store's sync: nothing to wait for."""
-
-
 def test_single_caller_commits_directly():
     seen: list[list[int]] = []
-
-    def stage(items):
-        seen.append(list(items))
-        return _durable
-
-    gc = GroupCommit(stage)
+    gc = GroupCommit(lambda items: seen.append(list(items)))
     gc.submit([1])
     gc.submit([2, 3])
     assert seen == [[1], [2, 3]] and gc.batches == 2 and gc.committed == 3
@@ -36,7 +27,6 @@ def test_waiters_share_the_next_transaction():
         if len(batches) == 1:
             first_started.set()
             assert release.wait(10)
-        return _durable
 
     gc: GroupCommit[int] = GroupCommit(append)
     leader = threading.Thread(target=gc.submit, args=([0],))
@@ -71,7 +61,6 @@ def test_many_threads_every_item_exactly_once_in_fewer_transactions():
         time.sleep(0.0005)
         with lock:
             committed.extend(items)
-        return _durable
 
     gc: GroupCommit[int] = GroupCommit(append)
     threads = [threading.Thread(target=lambda k=k: [gc.submit([k * 100 + j]) for j in range(50)]) for k in range(8)]
@@ -98,47 +87,9 @@ def test_a_failed_commit_fails_every_request_in_its_batch_and_the_next_one_works
         calls.append(list(items))
         if len(calls) == 1:
             raise OSError("disk full")
-        return _durable
 
     gc: GroupCommit[int] = GroupCommit(append)
     with pytest.raises(OSError, match="disk full"):
         gc.submit([1])
     gc.submit([2])
     assert calls == [[1], [2]] and gc.committed == 1
-
-
-def test_the_next_batch_is_written_while_the_previous_one_syncs_and_nobody_returns_before_their_sync():
-    written: list[list[int]] = []
-    syncing, release = threading.Event(), threading.Event()
-    returned: list[int] = []
-
-    def stage(items):
-        written.append(list(items))
-        if len(written) == 1:
-            def slow_sync() -> None:
-                syncing.set()
-                assert release.wait(10)
-            return slow_sync
-        return _durable
-
-    gc: GroupCommit[int] = GroupCommit(stage)
-    first = threading.Thread(target=lambda: (gc.submit([1]), returned.append(1)))
-    first.start()
-    assert syncing.wait(10)
-    gc.submit([2])  # written and synced while the first batch's sync is still running
-    assert written == [[1], [2]] and returned == []
-    release.set()
-    first.join(10)
-    assert returned == [1] and gc.committed == 2
-
-
-def test_a_failed_sync_fails_every_request_in_its_batch():
-    def stage(items):
-        def sync() -> None:
-            raise OSError("EIO")
-        return sync
-
-    gc: GroupCommit[int] = GroupCommit(stage)
-    with pytest.raises(OSError, match="EIO"):
-        gc.submit([1, 2])
-    assert gc.committed == 0 and gc.batches == 1
