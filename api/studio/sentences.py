@@ -5,33 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from engine.facts.prepare import fact_catalogue
+from engine.impact import words
+from engine.impact.words import VERBS, title
 from engine.policy.model import All, AnyOf, Condition, Leaf, Not, Policy, Rule
 
 __all__ = ["comparison", "condition_words", "rule_sentence", "show"]
 
-_VERBS = {"eq": "is", "ne": "is not", "lt": "is less than", "lte": "is at most", "gt": "is more than",
-          "gte": "is at least", "in": "is one of", "not_in": "is none of"}
-
-
 def show(value: Any) -> str:
-    """A value as a director reads it: yes/no, whole numbers without `.0`, lists with commas."""
-    if value is None:
-        return "unknown"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (list, tuple)):
-        return ", ".join(show(v) for v in value)
+    """A value as a director reads it (`engine.impact.words.show`); a reference to another fact by its title."""
     if isinstance(value, dict) and "fact" in value:
         return title(str(value["fact"]))
-    return str(value).replace("_", " ")
-
-
-def title(path: str) -> str:
-    """The schema's title of a fact (`attendance.partners_present` -> `partners present`)."""
-    spec = fact_catalogue().get(path)
-    return spec.title if spec else path
+    return words.show(value)
 
 
 def comparison(fact: str, op: str, expected: Any, *, other_fact: str | None = None, param: str | None = None) -> str:
@@ -42,7 +26,7 @@ def comparison(fact: str, op: str, expected: Any, *, other_fact: str | None = No
     rhs = title(other_fact) if other_fact else show(expected)
     if param:
         rhs = f"{rhs} (parameter {param})"
-    return f"{title(fact)} {_VERBS[op]} {rhs}"
+    return f"{title(fact)} {VERBS[op]} {rhs}"
 
 
 def _leaf(leaf: Leaf) -> str:

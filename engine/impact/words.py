@@ -7,9 +7,9 @@ from typing import Any
 from engine.facts.prepare import fact_catalogue
 from engine.policy.model import All, Condition, Leaf, Not
 
-__all__ = ["show", "condition_sentence", "facts_in_words", "fact_rows"]
+__all__ = ["VERBS", "condition_sentence", "fact_rows", "facts_in_words", "show", "title"]
 
-_OPS = {"eq": "is", "ne": "is not", "lt": "is less than", "lte": "is at most", "gt": "is more than",
+VERBS = {"eq": "is", "ne": "is not", "lt": "is less than", "lte": "is at most", "gt": "is more than",
         "gte": "is at least", "in": "is one of", "not_in": "is none of"}
 
 
@@ -26,7 +26,8 @@ def show(value: Any) -> str:
     return str(value).replace("_", " ") if isinstance(value, str) else str(value)
 
 
-def _title(path: str) -> str:
+def title(path: str) -> str:
+    """The schema's title of a fact (`attendance.partners_present` -> `partners present`)."""
     spec = fact_catalogue().get(path)
     return spec.title if spec else path
 
@@ -36,12 +37,12 @@ def _leaf(leaf: Leaf, parameters: dict[str, Any] | None) -> str:
     if spec is not None and spec.kind == "boolean" and leaf.op in ("eq", "ne") and isinstance(leaf.value, bool):
         return spec.title if leaf.value == (leaf.op == "eq") else f"not {spec.title}"
     if leaf.other_fact:
-        other = _title(leaf.other_fact)
+        other = title(leaf.other_fact)
     elif leaf.param:
         other = leaf.param if parameters is None else f"{leaf.param} ({show(parameters.get(leaf.param))})"
     else:
         other = show(leaf.value)
-    return f"{_title(leaf.fact)} {_OPS[leaf.op]} {other}"
+    return f"{title(leaf.fact)} {VERBS[leaf.op]} {other}"
 
 
 def condition_sentence(cond: Condition, parameters: dict[str, Any] | None, depth: int = 0) -> str:
@@ -68,7 +69,7 @@ def fact_rows(facts: Any) -> list[tuple[str, str]]:
             spec = catalogue.get(path)
             if path == "session.id" or (spec is not None and spec.has_default and spec.default == value):
                 continue
-            rows.append((_title(path), show(value)))
+            rows.append((title(path), show(value)))
     return rows
 
 
