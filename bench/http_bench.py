@@ -173,13 +173,17 @@ def batch_vs_single(port: int, items: int) -> dict[str, float]:
             "ratio": round(batch / single, 2)}
 
 
-def start_lean(folder: Path, db: Path) -> Running:
+def start_lean(folder: Path, db: Path, worker: str = BUFFERED) -> Running:
     """bench/lean_app.py: the same decision work without Flask, served like the service (its worker class and
-    default threads)."""
+    default threads), or by gunicorn's sync workers (`worker` "sync")."""
+    return _lean_app("lean_app:lean", db, worker)
+
+
+def _lean_app(app: str, db: Path, worker: str) -> Running:
     env = dict(os.environ, ATTENDANCE_POLICY_DATABASE=str(db), ATTENDANCE_POLICY_METRICS_DIR=str(db.parent),
                ATTENDANCE_POLICY_RULES=str(ROOT / "rules"))
-    threads = str(Settings().threads)
-    return _gunicorn(["-k", BUFFERED, "--threads", threads, "--preload"], "lean_app:lean", "/healthz", env, db)
+    args = ["-k", worker, "--threads", str(Settings().threads)] if worker == BUFFERED else ["-k", worker]
+    return _gunicorn([*args, "--preload"], app, "/healthz", env, db)
 
 
 # (name, what runs given a folder of its own and its decision log, where that log is). Runs in RAM (tmpfs) are
@@ -196,6 +200,10 @@ RUNS: tuple[Run, ...] = (
     ("service_log_in_ram", lambda folder, db: start_service(folder, db), "ram"),
     ("lean", start_lean, "disk"),
     ("lean_log_in_ram", start_lean, "ram"),
+    # gunicorn's sync workers (the baseline's class, no defence against slow clients): the issue's "8 sync workers
+    # and a leaner request path" (run with --workers 8), with the service's Flask app and with lean_app.py.
+    ("app_sync", lambda folder, db: _lean_app("lean_app:app", db, "sync"), "disk"),
+    ("lean_sync", lambda folder, db: start_lean(folder, db, "sync"), "disk"),
 )
 BEFORE: tuple[Run, ...] = (  # with --before DIR
     ("service_before", lambda folder, db: start_service(folder, db, code=_before()), "disk"),

@@ -41,11 +41,18 @@ def test_http_smoke():
     out = _run("http_bench.py", "--seconds", "1", "--rounds", "2", "--items", "20", "--connections", "2")
     result = _result("http")
     runs = ("bare", "service", "bare_threads", "bare_buffered", "service_one_thread", "service_threads",
-            "service_log_in_ram", "lean", "lean_log_in_ram")
+            "service_log_in_ram", "lean", "lean_log_in_ram", "app_sync", "lean_sync")
     assert all(result[name]["errors"] == 0 and result[name]["requests"] > 0 for name in runs)
     assert set(result["ratios"]) == set(runs) - {"bare"}
     assert result["batch"]["items"] == 20 and "goal: service >= 0.6" in out
     assert all(len(result[name]["rounds_rps"]) == 2 for name in runs)
+
+
+def test_idle_cost_smoke():
+    out = _run("idle_cost.py", "--n", "50", "--rounds", "1")
+    results = _result("idle_cost")["results"]
+    assert set(results) == {"back to back", "after an fsync", "after a 150 µs sleep"} and "x1.00" in out
+    assert results["back to back"]["wall_ratio"] == 1.0 and all(r["cpu_us"] > 0 for r in results.values())
 
 
 def test_memory_smoke():
