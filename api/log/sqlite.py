@@ -124,11 +124,13 @@ class SQLiteStore:
             except OSError as e:
                 raise StoreError(f"cannot lock the decision log: {e}") from e
             try:
-                if self._unmigrated:  # started on a full disk: the schema first
+                if self._unmigrated:  # started on a full disk: the schema first, then what migrate() makes
                     self._migrate(self._writer)
+                    self._side_files()
+                    self._unmigrated = False
                 yield self._writer
                 ticket = self._sync.ticket()
-            except sqlite3.Error as e:
+            except (sqlite3.Error, OSError) as e:
                 self._discard()
                 raise StoreError(f"decision log error: {e}") from e
             except BaseException:
@@ -186,8 +188,7 @@ class SQLiteStore:
             raise StoreError(f"cannot open the decision log {self.path}: {e}") from e
         try:
             self._migrate(conn)
-            os.close(os.open(self._pins_marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-            WalSync.create(self.path)
+            self._side_files()
         except (sqlite3.Error, OSError) as e:
             if _out_of_space(e):
                 return self._defer_migration(e)
@@ -196,6 +197,12 @@ class SQLiteStore:
             if conn.in_transaction:
                 conn.rollback()
             conn.close()
+
+    def _side_files(self) -> None:
+        """The pins marker (`pins_version` stats it instead of reading the log) and the shared fsync counters
+        (`WalSync`): without them every request reads the pins and every commit takes its own fsync."""
+        os.close(os.open(self._pins_marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        WalSync.create(self.path)
 
     def _defer_migration(self, e: BaseException) -> None:
         log.warning("the decision log's disk is full (%s): serving 503 until it has room", e)
@@ -212,7 +219,6 @@ class SQLiteStore:
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
-        self._unmigrated = False
 
     def append(self, entries: Sequence[LogEntry]) -> None:
         if not entries:

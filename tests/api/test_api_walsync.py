@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
+import resource
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -143,4 +144,24 @@ def test_processes_and_threads_all_end_synced(tmp_path: Path) -> None:
     issued, synced, fsyncs = WalSync.counters(store.path)
     assert issued == synced  # every commit's ticket was covered before its caller returned
     assert 0 < fsyncs <= issued
+    store.close()
+
+
+def test_a_log_migrated_by_its_first_write_after_a_full_disk_start_shares_fsyncs(tmp_path: Path) -> None:
+    """A start on a full disk leaves the migration to the first write; that write also makes what migrate() makes
+    (the shared fsync counters, the pins marker), or every later commit took its own fsync and every request read
+    the pins from the log."""
+    path = str(tmp_path / "log.sqlite3")
+    store = SQLiteStore(path)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1, hard))  # no write succeeds (EFBIG; Python ignores SIGXFSZ)
+    try:
+        store.migrate()  # the service starts anyway
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert not os.path.exists(path + ".sync") and not os.path.exists(path + ".pins")
+    store.append([entry("d-1")])
+    store.append([entry("d-2")])
+    assert WalSync.counters(path) == (2, 2, 2)  # both commits counted and covered by the shared counters
+    assert os.path.exists(path + ".pins") and store.pins_version() == 0
     store.close()
