@@ -48,7 +48,7 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _DEFAULT_LIMIT = 16 * 1024 * 1024
 
 
-_formatted: tuple[int, str] = (0, "")
+_formatted: tuple[int, str] = (-1, "")  # (second, its date): -1 is no second, so the epoch second is formatted too
 _http_date_of = util.http_date
 
 
