@@ -8,11 +8,12 @@ from typing import Any
 from api.http.problems import BadRequest, NotFound
 from api.state import state
 from api.studio.forms import parse_facts
-from api.studio.sentences import comparison, condition_words, rule_sentence, show, title
+from api.studio.sentences import comparison, condition_words, rule_sentence, show
 from api.views.admin import policy_lifecycle
 from engine.ci.scenarios import Scenario
 from engine.core.errors import FactsError
 from engine.decide.rationale import Decision
+from engine.impact.words import title
 from engine.policy.model import Policy, Rule
 
 __all__ = ["DecisionView", "VersionStatus", "catalogue", "chosen", "decision_view", "from_ref", "loaded_versions",

@@ -6,7 +6,6 @@ from typing import Any
 
 from engine.facts.prepare import fact_catalogue
 from engine.impact import words
-from engine.impact.words import VERBS, title
 from engine.policy.model import All, AnyOf, Condition, Leaf, Not, Policy, Rule
 
 __all__ = ["comparison", "condition_words", "rule_sentence", "show"]
@@ -14,7 +13,7 @@ __all__ = ["comparison", "condition_words", "rule_sentence", "show"]
 def show(value: Any) -> str:
     """A value as a director reads it (`engine.impact.words.show`); a reference to another fact by its title."""
     if isinstance(value, dict) and "fact" in value:
-        return title(str(value["fact"]))
+        return words.title(str(value["fact"]))
     return words.show(value)
 
 
@@ -23,10 +22,10 @@ def comparison(fact: str, op: str, expected: Any, *, other_fact: str | None = No
     spec = fact_catalogue().get(fact)
     if spec is not None and spec.kind == "boolean" and op in ("eq", "ne") and isinstance(expected, bool):
         return f"{spec.title}: {show(expected == (op == 'eq'))}"
-    rhs = title(other_fact) if other_fact else show(expected)
+    rhs = words.title(other_fact) if other_fact else show(expected)
     if param:
         rhs = f"{rhs} (parameter {param})"
-    return f"{title(fact)} {VERBS[op]} {rhs}"
+    return f"{words.title(fact)} {words.VERBS[op]} {rhs}"
 
 
 def _leaf(leaf: Leaf) -> str:

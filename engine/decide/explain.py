@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.decide.rationale import _show
+from engine.decide.reference import OPS
 from engine.facts.prepare import fact_catalogue
 from engine.policy.model import SYMBOL, All, Condition, Leaf, Policy, Rule, to_nnf
 from engine.policy.template import parse_template
@@ -21,11 +22,6 @@ __all__ = ["Explainer", "compile_explainer"]
 Facts = dict[str, Any]
 Explainer = Callable[[Facts], tuple[tuple[dict[str, Any], ...], str]]
 _ABSENT = object()
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "in": lambda a, b: a in b,
-    "not_in": lambda a, b: a not in b,
-}
 
 
 class _Leaf:
@@ -37,7 +33,7 @@ class _Leaf:
         self.leaf = leaf
         self.section, self.name = leaf.fact.split(".", 1)
         self.other = tuple(leaf.other_fact.split(".", 1)) if leaf.other_fact else None
-        op, value = _OPS[leaf.op], leaf.value
+        op, value = OPS[leaf.op], leaf.value
         self.describe = _describer(leaf)
         if self.other is None:
             self.test: Callable[[Any, Facts], bool] = lambda a, facts: op(a, value)

@@ -14,7 +14,7 @@ from typing import Any
 from engine.facts.prepare import get_path
 from engine.policy.model import All, Condition, Leaf, to_nnf
 
-__all__ = ["Checker", "Outcome", "compile_condition", "evaluate_condition", "holds", "leaf_holds"]
+__all__ = ["OPS", "Checker", "Outcome", "compile_condition", "evaluate_condition", "holds", "leaf_holds"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ def holds(cond: Condition, facts: dict[str, Any]) -> bool:
 
 
 Checker = Callable[[dict[str, Any]], Outcome]
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
+# Each leaf operator as a test of (actual, expected); engine/decide/explain.py uses the same table.
+OPS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
     "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "in": lambda a, b: a in b,
     "not_in": lambda a, b: a not in b,
@@ -115,7 +116,7 @@ def _compile(cond: Condition) -> Checker:
 
 def _compile_leaf(leaf: Leaf) -> Checker:
     section, name = leaf.fact.split(".", 1)
-    op = _OPS[leaf.op]
+    op = OPS[leaf.op]
     yes, no = Outcome(True, (leaf,)), Outcome(False, failed=leaf)
     if leaf.other_fact is None:
         expected = leaf.value
