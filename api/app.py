@@ -79,6 +79,9 @@ def create_app(config: Config = None, *, engine: Engine | None = None, store: De
     # `limit + 1` bytes (api/http/bodies.py) must be able to see that a body is over the limit.
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_body_bytes, settings.max_batch_bytes,
                                            settings.max_request_bytes) + 1
+    # Short, bounded routes ending in one commit: the serving worker's loop runs them itself and commits those that
+    # arrive together in one transaction (api/gunicorn/buffered.py); every other route runs in a thread.
+    app.config["LOOP_ROUTES"] = ("POST /v1/decisions", "POST /cds-services/*")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     disk = scan(settings.rules)  # before loading: a file changed meanwhile is seen as a change

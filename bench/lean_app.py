@@ -57,3 +57,8 @@ def lean(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterabl
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
                               ("X-Request-Id", request_id), *_HEADERS])
     return [data]
+
+
+# The app's config (its LOOP_ROUTES, its body limit): the serving worker runs these decisions in its loop too.
+lean.config = app.config  # type: ignore[attr-defined]
+

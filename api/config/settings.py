@@ -79,9 +79,10 @@ class Settings:
                            help="gunicorn worker processes (about one per core: decisions are CPU work "
                                 "plus one fsync)")
     threads: int = setting(4, "server", "int", "ATTENDANCE_POLICY_THREADS", 1, 64,
-                           help="request threads per worker. Each worker's event loop reads requests whole before a "
-                                "thread runs them, so a slow client holds no thread; a worker's concurrent requests "
-                                "share one durable decision-log commit, which is why the default is 4 (see below)")
+                           help="request threads per worker, for what its event loop does not run itself (batches, "
+                                "log queries, the studio, admin). The loop reads every request whole, so a slow client "
+                                "holds no thread, and runs single decisions itself: those that arrive together share "
+                                "one durable decision-log commit (see below)")
     max_requests: int = setting(100_000, "server", "int", "ATTENDANCE_POLICY_MAX_REQUESTS", 0, 10_000_000,
                                 help="recycle a worker after this many requests (0: never)")
     max_requests_jitter: int = setting(10_000, "server", "int", "ATTENDANCE_POLICY_MAX_REQUESTS_JITTER",

@@ -21,15 +21,28 @@ Keep-alive is on (gunicorn's `keepalive`), so a client need not pay a new connec
 a lingering close for every request; and a lingering close (half-close, read until the
 client closes, at most LINGER_S) happens in the loop, where gunicorn's blocks its main
 thread for up to 2 s per connection that a client leaves open.
+
+The routes the app names in its `LOOP_ROUTES` config (a decision: short, bounded work
+ending in one commit) are run by the loop itself once their request is whole, each as a
+greenlet of the loop's thread (`api.log.groupcommit.Cooperation`): each runs up to its
+commit, the loop commits what they all queued in one transaction with one fsync, and
+each goes on from there with its outcome. No thread hand-off, and one wait for the disk
+per turn of the loop instead of one per request (issue 15). Their responses go to a
+buffer the loop sends without blocking (what the socket does not take, it sends when the
+client reads, within the same deadline), and they read only what the loop buffered. Every
+other request, and any request not whole when dispatched (its deadline expired, the
+buffers' budget exceeded, a pipelined request read ahead), goes to a thread as before.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import selectors
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
@@ -38,14 +51,39 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from api.gunicorn.framing import complete, parse_head
 from api.gunicorn.worker import DeadlineSocket, deadline_for, problem_page
+from api.log.groupcommit import Cooperation
 
-__all__ = ["BUFFER_BUDGET", "BufferedWorker"]
+__all__ = ["BUFFER_BUDGET", "BufferedWorker", "loop_routes"]
 
 BUFFER_BUDGET = 64 * 1024 * 1024  # bytes buffered per worker across all connections still being read
 LINGER_S = 2.0  # gunicorn's own close_graceful timeout
 _READ = 256 * 1024
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _DEFAULT_LIMIT = 16 * 1024 * 1024
+log = logging.getLogger("attendance_policy.server")
+
+
+Route = tuple[bytes, tuple[bytes, ...]]  # method, path segments ("*": any one segment)
+
+
+def loop_routes(config: Any) -> tuple[Route, ...]:
+    """The app's `LOOP_ROUTES` ("POST /v1/decisions", "POST /cds-services/*", ...) as matchable routes."""
+    routes = []
+    for route in config.get("LOOP_ROUTES") or ():
+        method, path = route.split(" ", 1)
+        routes.append((method.encode("ascii"), tuple(path.encode("ascii").split(b"/"))))
+    return tuple(routes)
+
+
+def _routed(buf: bytearray, routes: tuple[Route, ...]) -> bool:
+    """Whether the request line in `buf` is one of `routes` (the path as sent, without its query)."""
+    line = bytes(buf[:buf.find(b"\r\n")]).split(b" ")
+    if len(line) != 3:
+        return False
+    segments = line[1].split(b"?", 1)[0].split(b"/")
+    return any(method == line[0] and len(path) == len(segments)
+               and all(p == s or (p == b"*" and s) for p, s in zip(path, segments, strict=True))
+               for method, path in routes)
 
 
 _formatted: tuple[int, str] = (-1, "")  # (second, its date): -1 is no second, so the epoch second is formatted too
@@ -70,6 +108,7 @@ class _Inbox(DeadlineSocket):
         super().__init__(sock, seconds)
         self.buf = bytearray()
         self.continued = False  # the loop already sent 100 Continue for the request being read
+        self.outbox: bytearray | None = None  # a request the loop runs: its response, sent by the loop
 
     def arm(self) -> None:
         """A new request starts: a fresh deadline, nothing buffered."""
@@ -85,10 +124,21 @@ class _Inbox(DeadlineSocket):
             data = bytes(self.buf[:size])
             del self.buf[:size]
             return data
+        if self.outbox is not None:  # run by the loop, which must not wait: only what it buffered
+            return b""
         return super().recv(size, *flags)
+
+    def sendall(self, data: bytes, *flags: int) -> None:
+        if self.outbox is not None:
+            self.outbox += data
+            return
+        super().sendall(data, *flags)
 
     def send(self, data: bytes, *flags: int) -> int:
         if self.continued and data == _CONTINUE:  # gunicorn's own 100 Continue: the loop sent it already
+            return len(data)
+        if self.outbox is not None:
+            self.outbox += data
             return len(data)
         self.settimeout(self._seconds)
         return int(self.socket.send(data, *flags))
@@ -121,6 +171,10 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
         """The loop's state for reading requests (before the app is loaded and the loop runs)."""
         self._reading: dict[Any, float] = {}  # connection -> when its request must have arrived
         self._lingering: dict[Any, float] = {}  # closed for writing, read until the client closes, or until then
+        self._writing: dict[Any, tuple[float, bool]] = {}  # a loop-run response not sent yet: deadline, keep-alive
+        self._ready: list[Any] = []  # whole requests of loop routes, run at the end of this turn of the loop
+        self._together = Cooperation()
+        self._routes: tuple[Route, ...] = ()
         self._buffered = 0
         # Every read lands in this one buffer. `recv(_READ)` allocated _READ bytes per read, then shrank them to what
         # came: glibc's main heap fragmented around those holes, and workers kept growing (docs/reliability.md 6).
@@ -133,6 +187,7 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
         super().load_wsgi()
         config = getattr(self.wsgi, "config", None) or {}
         self._limit = int(config.get("MAX_CONTENT_LENGTH") or _DEFAULT_LIMIT)  # a larger body is not buffered
+        self._routes = loop_routes(config)
 
     def accept(self, listener: Any) -> None:
         try:
@@ -171,8 +226,10 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
         self._buffered += n
         if eof and not inbox.buf:
             self._drop(conn)
-        elif eof or self._buffered > BUFFER_BUDGET or complete(inbox.buf, self._limit):
+        elif eof or self._buffered > BUFFER_BUDGET:
             self._dispatch(conn)
+        elif complete(inbox.buf, self._limit):
+            self._dispatch(conn, whole=True)
         else:
             self._continue(inbox)
 
@@ -201,10 +258,60 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
         self.nr_conns -= 1
         conn.close()
 
-    def _dispatch(self, conn: Any) -> None:
+    def _dispatch(self, conn: Any, whole: bool = False) -> None:
         self._stop_reading(conn)
         conn.data_ready = True  # the thread must not wait for the socket: the request is in the buffer
-        self.enqueue_req(conn)
+        if whole and self._routes and _routed(conn.sock.buf, self._routes):
+            self._ready.append(conn)
+        else:
+            self.enqueue_req(conn)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        """One turn of the loop: what became readable or writable, then the loop routes' requests it completed."""
+        super().wait_for_and_dispatch_events(0.0 if self._ready else timeout)
+        if self._ready:
+            ready, self._ready = self._ready, []
+            with self._together:
+                for conn in ready:
+                    self._together.run(self._serve, conn)
+
+    def _serve(self, conn: Any) -> None:
+        """Run one request in the loop (a greenlet; it waits for its commit in `Cooperation.settle`), then send."""
+        conn.sock.outbox = bytearray()
+        self._send(conn, bool(self.handle(conn)))
+
+    def _send(self, conn: Any, keep: bool) -> None:
+        inbox: _Inbox = conn.sock
+        assert inbox.outbox is not None
+        try:
+            inbox.socket.setblocking(False)
+            sent = inbox.socket.send(inbox.outbox) if inbox.outbox else 0
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as e:
+            self._sent(conn, e)
+            return
+        del inbox.outbox[:sent]
+        if not inbox.outbox:
+            self._sent(conn, keep)
+        elif conn not in self._writing:  # the client reads slowly: the rest once it can take it
+            self._writing[conn] = (time.monotonic() + self._seconds, keep)
+            self.poller.register(inbox, selectors.EVENT_WRITE, partial(self._on_writable, conn))
+
+    def _on_writable(self, conn: Any, _client: Any) -> None:
+        self._send(conn, self._writing[conn][1])
+
+    def _sent(self, conn: Any, outcome: bool | OSError) -> None:
+        """The response is out (or failed): the connection goes back to gunicorn's keep-alive or close."""
+        if self._writing.pop(conn, None) is not None:
+            self.poller.unregister(conn.sock)
+        conn.sock.outbox = None
+        done: Any = Future()
+        if isinstance(outcome, OSError):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
+        self.finish_request(conn, done)
 
     def murder_pending(self) -> None:
         """Each loop turn: a request not arrived by its deadline goes to a thread as it is (it fails there)."""
@@ -215,6 +322,9 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
             self._dispatch(conn)
         for conn in [c for c, deadline in self._lingering.items() if deadline <= now]:
             self._end_linger(conn)
+        for conn in [c for c, (deadline, _) in self._writing.items() if deadline <= now]:
+            log.warning("closed a connection: the client did not read its response within %gs", self._seconds)
+            self._sent(conn, TimeoutError("the client did not read its response"))
 
     def _linger(self, conn: Any) -> None:
         """RFC 9112 9.6: half-close, then read what the client still sends until it closes (at most LINGER_S), so

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from api.log.groupcommit import GroupCommit
+from api.log.groupcommit import Cooperation, GroupCommit
 
 
 def test_single_caller_commits_directly():
@@ -93,3 +93,97 @@ def test_a_failed_commit_fails_every_request_in_its_batch_and_the_next_one_works
         gc.submit([1])
     gc.submit([2])
     assert calls == [[1], [2]] and gc.committed == 1
+
+
+# Cooperation: requests run as greenlets of one thread (the serving loop) share the loop's commit.
+
+def _cooperating(append, requests):
+    """Run each request (a function of the committer) as a greenlet of one Cooperation; what each did, in order."""
+    gc: GroupCommit[int] = GroupCommit(append)
+    events: list[tuple[str, object]] = []
+
+    def run(request):
+        try:
+            request(gc)
+            events.append(("done", request.__name__))
+        except RuntimeError as e:
+            events.append(("failed", str(e)))
+
+    with Cooperation() as together:
+        for request in requests:
+            together.run(run, request)
+            events.append(("parked or done", request.__name__))
+    return gc, together, events
+
+
+def _submits(*items):
+    def request(gc):
+        gc.submit(list(items))
+    request.__name__ = f"r{items[0]}"
+    return request
+
+
+def test_cooperating_requests_wait_for_one_transaction_then_go_on_in_order():
+    batches: list[list[int]] = []
+    gc, together, events = _cooperating(lambda items: batches.append(list(items)),
+                                        [_submits(1), _submits(2, 3), _submits(4)])
+    # Each ran up to its commit and handed the thread back; one transaction for all; then each went on, in order.
+    assert batches == [[1, 2, 3, 4]]
+    assert events == [("parked or done", "r1"), ("parked or done", "r2"), ("parked or done", "r4"),
+                      ("done", "r1"), ("done", "r2"), ("done", "r4")]
+    assert (together.settled, together.rounds, gc.batches, gc.committed) == (3, 1, 1, 4)
+
+
+def test_a_failed_shared_commit_fails_every_request_in_it():
+    def append(items):
+        raise RuntimeError(f"disk full ({len(items)} rows)")
+
+    gc, together, events = _cooperating(append, [_submits(1), _submits(2)])
+    assert events[2:] == [("failed", "disk full (2 rows)"), ("failed", "disk full (2 rows)")]
+    assert gc.committed == 0 and together.settled == 2
+
+
+def test_a_request_that_commits_again_after_resuming_is_settled_in_a_second_round():
+    batches: list[list[int]] = []
+
+    def twice(gc):
+        gc.submit([1])
+        gc.submit([10])
+
+    _, together, events = _cooperating(lambda items: batches.append(list(items)), [twice, _submits(2)])
+    assert batches == [[1, 2], [10]] and together.rounds == 2 and ("done", "twice") in events
+
+
+def test_a_request_without_a_cooperation_or_on_the_loop_itself_commits_directly():
+    batches: list[list[int]] = []
+    gc: GroupCommit[int] = GroupCommit(lambda items: batches.append(list(items)))
+    with Cooperation() as together:
+        gc.submit([1])  # the loop's own greenlet: nobody to hand the thread to
+        assert batches == [[1]]
+    gc.submit([2])
+    assert batches == [[1], [2]] and together.settled == 0
+
+
+def test_the_loop_settles_behind_a_threads_commit_in_progress():
+    # A request thread of the same worker (a batch, not a loop route) is committing: the loop's parked request waits
+    # for that transaction to end (one at a time per worker), then the loop commits its rows and resumes it.
+    started, release = threading.Event(), threading.Event()
+    batches: list[list[int]] = []
+
+    def append(items):
+        batches.append(list(items))
+        if items == [0]:
+            started.set()
+            assert release.wait(10)
+
+    gc: GroupCommit[int] = GroupCommit(append)
+    thread = threading.Thread(target=gc.submit, args=([0],))
+    thread.start()
+    assert started.wait(10)
+    done: list[int] = []
+    threading.Timer(0.2, release.set).start()
+    with Cooperation() as together:
+        together.run(lambda: (gc.submit([1]), done.append(1)))
+        assert done == []  # parked behind the thread's commit
+    thread.join(10)
+    assert done == [1] and batches == [[0], [1]]
