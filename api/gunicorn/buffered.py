@@ -202,16 +202,18 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
 
     def on_client_socket_readable(self, conn: Any, client: Any) -> None:
         """A kept-alive connection's next request begins: read it in the loop too."""
-        self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
-        self._start_reading(conn)
+        self._start_reading(conn, registered=True)
         self._on_readable(conn, client)
 
-    def _start_reading(self, conn: Any) -> None:
+    def _start_reading(self, conn: Any, registered: bool = False) -> None:
         conn.sock.arm()
-        conn.sock.setblocking(False)
         self._reading[conn] = time.monotonic() + self._seconds
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
+        if registered:  # kept alive: already non-blocking and watched for reading, only its callback changes
+            self.poller.modify(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
+        else:
+            conn.sock.setblocking(False)
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
 
     def _on_readable(self, conn: Any, _client: Any) -> None:
         inbox: _Inbox = conn.sock

@@ -7,7 +7,6 @@ never a body, a query string, facts or a key, so the log holds no PHI and no sec
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 
@@ -16,6 +15,7 @@ from flask import Flask, Response, current_app, g, request
 
 from api.http.metrics import Metrics
 from api.pid import pid
+from engine.core.randomness import random_hex
 from engine.core.timefmt import from_epoch
 
 __all__ = ["ACCESS_LOGGER", "install"]
@@ -31,9 +31,9 @@ def _start() -> None:
     incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
     # Honour the caller's id when it is harmless (at most 64 of these characters, nothing else: fullmatch, since
     # `$` would let a trailing newline through), so one id follows a request across services; otherwise ours,
-    # 128 random bits as uuid4's hex (os.urandom: 0.7 µs instead of 2.6).
+    # 128 random bits as uuid4's hex (engine.core.randomness: no system call, not uuid4's objects).
     ctx = g._get_current_object()  # werkzeug's proxies cost a look-up per attribute: one each per hook
-    ctx.request_id = incoming if _SAFE_ID.fullmatch(incoming) else os.urandom(16).hex()
+    ctx.request_id = incoming if _SAFE_ID.fullmatch(incoming) else random_hex(16)
     ctx.started = time.perf_counter()
 
 
