@@ -22,15 +22,17 @@ def install(app: Flask, origins: tuple[str, ...]) -> None:
     allowed = frozenset(origins)
 
     def add(resp: Response) -> Response:
-        if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
+        req = request._get_current_object()  # type: ignore[attr-defined]  # every response passes here: one look-up
+        path = req.path
+        if path != PREFIX and not path.startswith(PREFIX + "/"):
             return resp
         resp.vary.add("Origin")
-        origin = request.headers.get("Origin")
+        origin = req.headers.get("Origin")
         if origin is None or not ("*" in allowed or origin in allowed):
             return resp
         resp.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
         resp.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        if req.method == "OPTIONS" and "Access-Control-Request-Method" in req.headers:
             resp.headers.update(_PREFLIGHT)
         return resp
 

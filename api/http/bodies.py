@@ -30,17 +30,19 @@ class DecisionRequest:
 
 def read_json(limit: int) -> Any:
     """The parsed body, refusing a wrong media type (415) and a large body (413) before parsing."""
-    mimetype = request.mimetype
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy look-up, not one per attribute
+    mimetype = req.mimetype
     if mimetype != "application/json":
         raise UnsupportedMediaType(f"send the body as application/json, not {mimetype or 'no content type'}")
-    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    charset = req.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"the body must be UTF-8, not {charset}")
     too_large = f"the body is larger than this endpoint's limit of {limit} bytes"
-    if request.content_length is not None and request.content_length > limit:
+    length = req.content_length
+    if length is not None and length > limit:
         raise PayloadTooLarge(too_large)
     try:
-        data = request.stream.read(limit + 1)
+        data = req.stream.read(limit + 1)
     except RequestEntityTooLarge:
         raise PayloadTooLarge(too_large) from None
     except Exception as e:  # the transport failed: broken chunked encoding, a client gone or too slow
