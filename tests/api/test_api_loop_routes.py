@@ -93,7 +93,9 @@ def test_decisions_that_arrive_together_share_one_transaction(one_worker: LiveSe
         marks = conn.execute(f"SELECT count(*), count(DISTINCT logged_at) FROM decisions WHERE decision_id IN "
                              f"({','.join('?' * len(ids))})", ids).fetchone()
     assert marks == (TOGETHER, 1)  # every one logged, all in one transaction (its rows share `logged_at`)
-    # Each request went on after the commit as it would alone: its own access-log line, with its status.
+    # Each request went on after the commit as it would alone, in its own request context (one greenlet's Flask
+    # context never leaks into another's: distinct request ids), with its own access-log line and status.
+    assert len({headers["x-request-id"] for _, headers, _ in replies}) == TOGETHER
     logged = {e["request_id"]: e["status"] for e in one_worker.logged_requests()}
     assert [logged[headers["x-request-id"]] for _, headers, _ in replies] == [200] * TOGETHER
 
