@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import pytest
 
 from api.gunicorn.buffered import BufferedWorker, _Inbox, _routed, loop_routes
-from support.live import HOST, LiveServer
+from support.live import HOST, LiveServer, wait_for
 from support.service import facts
 
 TOGETHER = 6
@@ -71,7 +71,9 @@ def _together(server: LiveServer, prefix: str, meanwhile: Callable[[int], object
             assert _response(sock)[0] == 200
         (worker,) = server.worker_pids()
         os.kill(worker, signal.SIGSTOP)
-        try:
+        try:  # stopped once its state says so (the signal is delivered after kill() returns)
+            wait_for(lambda: Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T",
+                     "the worker to stop", timeout=10, interval=0.005)
             meanwhile(worker)
             for i, sock in enumerate(socks):
                 sock.sendall(_request(server, f"{prefix}-{i}"))
