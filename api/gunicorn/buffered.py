@@ -49,7 +49,7 @@ from typing import Any
 from gunicorn import util
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from api.gunicorn.framing import complete, parse_head
+from api.gunicorn.framing import complete, parse_head, whole
 from api.gunicorn.worker import DeadlineSocket, deadline_for, problem_page
 from api.log.groupcommit import Cooperation
 
@@ -231,7 +231,7 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
         elif eof or self._buffered > BUFFER_BUDGET:
             self._dispatch(conn)
         elif complete(inbox.buf, self._limit):
-            self._dispatch(conn, whole=True)
+            self._dispatch(conn, whole=whole(inbox.buf, self._limit))
         else:
             self._continue(inbox)
 

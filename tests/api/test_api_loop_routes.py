@@ -194,3 +194,20 @@ def test_a_response_the_socket_cannot_take_at_once_is_sent_as_the_client_reads(r
 def test_which_requests_the_loop_runs(request_line: bytes, runs_in_loop: bool) -> None:
     routes = loop_routes({"LOOP_ROUTES": ("POST /v1/decisions", "POST /cds-services/*")})
     assert _routed(bytearray(request_line + b"\r\nHost: x\r\n\r\n"), routes) is runs_in_loop
+
+
+def test_a_decision_the_loop_could_refuse_early_but_not_whole_still_goes_to_a_thread(one_worker: LiveServer) -> None:
+    # A chunk announced larger than every limit, mostly not sent yet: enough to refuse, not the whole request. The
+    # loop reads only what it buffered, so it must leave this one to a thread, which reads on and answers 413 (the
+    # loop would have found the body cut short: 400).
+    head = (f"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {one_worker.tokens['evaluate']}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    with socket.create_connection((HOST, one_worker.port), timeout=10) as sock:
+        sock.sendall(head + b"%x\r\n" % (8 << 20) + b"[" * 1000)
+        time.sleep(0.3)
+        try:
+            sock.sendall(b"[" * (1 << 20))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # answered already, having read what it needed
+        status, _, body = _response(sock)
+    assert (status, body["code"]) == (413, "payload_too_large")
