@@ -270,7 +270,7 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
         """One turn of the loop: what became readable or writable, then the loop routes' requests it completed."""
-        super().wait_for_and_dispatch_events(0.0 if self._ready else timeout)
+        super().wait_for_and_dispatch_events(timeout)
         if self._ready:
             ready, self._ready = self._ready, []
             with self._together:
