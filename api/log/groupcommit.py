@@ -102,6 +102,7 @@ class GroupCommit(Generic[T]):
             return len(self._queue)
 
 
+_IDLE_KEPT = 64  # idle request greenlets a cooperation keeps (as many as requests it has run at once, up to this)
 _cooperations: dict[int, Cooperation] = {}  # thread id -> the cooperation its requests run in
 
 
@@ -116,11 +117,16 @@ class Cooperation:
     def __init__(self) -> None:
         self._main: Any = None
         self._parked: list[tuple[Any, GroupCommit[Any], _Ticket[Any]]] = []
+        # Greenlets that finished a request, kept for the next: a new greenlet's first Python frame maps a fresh
+        # 16 KiB frame stack, which its end unmaps again (an mmap, page faults and a munmap per request).
+        self._idle: list[Any] = []
         self.settled = 0  # requests resumed, and
         self.rounds = 0  # the settling rounds it took (the loop's rows per transaction: settled / rounds)
 
     def __enter__(self) -> Cooperation:
-        self._main = greenlet.getcurrent()
+        current = greenlet.getcurrent()
+        if current is not self._main:  # another thread's (or a first) block: that thread's idle greenlets are not ours
+            self._main, self._idle = current, []
         _cooperations[threading.get_ident()] = self
         return self
 
@@ -133,8 +139,21 @@ class Cooperation:
             del _cooperations[threading.get_ident()]
 
     def run(self, fn: Callable[..., object], *args: object) -> None:
-        """Run `fn(*args)` as a greenlet of this thread until it returns or waits for a commit."""
-        greenlet.greenlet(fn, parent=self._main).switch(*args)
+        """Run `fn(*args)` as a greenlet of this thread until it returns or waits for a commit. An exception
+        `fn` raises ends its greenlet and is raised here, or in `settle` if it parked first."""
+        runner = self._idle.pop() if self._idle else greenlet.greenlet(self._runner, parent=self._main)
+        runner.switch((fn, args))
+
+    def _runner(self, job: tuple[Callable[..., object], tuple[object, ...]]) -> None:
+        """A request greenlet: runs one job, then waits idle on the loop's greenlet for the next."""
+        while True:
+            fn, args = job
+            fn(*args)
+            if len(self._idle) < _IDLE_KEPT:
+                self._idle.append(greenlet.getcurrent())
+                job = self._main.switch()
+            else:
+                return
 
     def park(self, committer: GroupCommit[Any], ticket: _Ticket[Any]) -> bool:
         """In a request greenlet: hand the thread back until `ticket` is settled (True). On the thread's own

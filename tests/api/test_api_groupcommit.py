@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import greenlet
 import pytest
 
 from api.log.groupcommit import Cooperation, GroupCommit
@@ -187,3 +188,46 @@ def test_the_loop_settles_behind_a_threads_commit_in_progress():
         assert done == []  # parked behind the thread's commit
     thread.join(10)
     assert done == [1] and batches == [[0], [1]]
+
+
+def test_a_cooperation_reuses_the_greenlets_of_finished_requests():
+    # A new greenlet maps a fresh frame stack for its first Python frame; a finished request's greenlet runs the next.
+    seen: list[object] = []
+    with Cooperation() as together:
+        for _ in range(3):
+            together.run(lambda: seen.append(greenlet.getcurrent()))
+    assert len(seen) == 3 and len(set(map(id, seen))) == 1
+    gc: GroupCommit[int] = GroupCommit(lambda items: None)
+    with Cooperation() as again:  # two requests parked at once need two greenlets; both are kept afterwards
+        for _ in range(2):
+            again.run(lambda: (gc.submit([1]), seen.append(greenlet.getcurrent())))
+        again.run(lambda: seen.append(greenlet.getcurrent()))  # while both are parked: a third
+    assert len({id(g) for g in seen[3:]}) == 3
+
+
+def test_an_exception_ends_its_greenlet_and_reaches_the_loop():
+    def fail():
+        raise ValueError("boom")
+
+    seen: list[object] = []
+    with Cooperation() as together:
+        together.run(lambda: seen.append(greenlet.getcurrent()))
+        with pytest.raises(ValueError, match="boom"):
+            together.run(fail)  # the idle greenlet ran it and died with it
+        together.run(lambda: seen.append(greenlet.getcurrent()))
+    assert seen[0] is not seen[1] and seen[0].dead
+
+
+def test_a_cooperation_used_from_another_thread_does_not_resume_the_first_threads_greenlets():
+    together = Cooperation()
+    ran: list[int] = []
+
+    def turn() -> None:
+        with together:
+            together.run(lambda: ran.append(threading.get_ident()))
+
+    turn()  # leaves an idle greenlet of this thread; switching to it from another thread would fail
+    other = threading.Thread(target=turn)
+    other.start()
+    other.join(10)
+    assert len(ran) == 2 and ran[0] != ran[1]
