@@ -1,8 +1,9 @@
 """The decider's fast parts: the compiled explainer gives exactly what the reference interpreter, leaf_dict and
-the template give; decision ids are uuid4s."""
+the template give; decision ids are UUIDv7s."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 import uuid
@@ -63,9 +64,16 @@ def test_explainer_equals_the_reference_on_generated_facts(tmp_path: Path, which
             assert got == want and json.dumps(got) == json.dumps(want), (rule_id, facts)
 
 
-def test_decision_ids_are_random_version_4_uuids() -> None:
-    ids = {new_decision_id() for _ in range(2000)}
-    assert len(ids) == 2000
+def test_decision_ids_are_version_7_uuids_of_the_decision_time_with_random_bits() -> None:
+    now = datetime.datetime(2026, 12, 2, 7, 30, 15, 123456, tzinfo=datetime.UTC)
+    ids = [new_decision_id(now) for _ in range(2000)]
+    assert len(set(ids)) == 2000
     for text in ids:
         parsed = uuid.UUID(text)
-        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert parsed.int >> 80 == 1796196615123  # the milliseconds since the epoch of `now`
+    # Every random field varies: rand_a (12 bits), and rand_b (62 bits, the variant's 2 bits fixed).
+    assert len({(uuid.UUID(t).int >> 64) & 0xFFF for t in ids}) > 1500
+    assert len({uuid.UUID(t).int & ((1 << 62) - 1) for t in ids}) == 2000
+    later = new_decision_id(now + datetime.timedelta(milliseconds=1))
+    assert all(later > t for t in ids)  # a later decision's id sorts after: the log's index grows at its end

@@ -70,10 +70,16 @@ def project(facts: dict[str, Any], pairs: FactPairs) -> tuple[tuple[Any, ...], d
     return key, projected(key, pairs)
 
 
-def new_decision_id() -> str:
-    """A random RFC 4122 version 4 UUID as text: str(uuid.uuid4()) without its objects or a system call."""
-    h = random_hex(16)
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+def new_decision_id(now: _dt.datetime) -> str:
+    """A UUID version 7 (RFC 9562) as text: the decision's time in milliseconds, then 74 random bits.
+
+    Ids made later sort later, so the decision log's index on them grows at its end: a transaction
+    touches the index's last page instead of one random page per row (13-22 µs of CPU a row at 4
+    rows per transaction, docs/performance.md). The time it carries is the `evaluated_at` the
+    decision states anyway; the random bits keep it unguessable.
+    """
+    h = f"{int(now.timestamp() * 1000) & 0xFFFF_FFFF_FFFF:012x}{random_hex(10)}"
+    return f"{h[:8]}-{h[8:12]}-7{h[12:15]}-{'89ab'[int(h[15], 16) & 3]}{h[16:19]}-{h[19:31]}"
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,7 @@ class Decider:
             self.misses += 1
             body = self._body(facts, self._project_only(facts))
         return Decision(
-            decision_id=decision_id or new_decision_id(), policy=self.policy,
+            decision_id=decision_id or new_decision_id(now), policy=self.policy,
             evaluated_at=utc_text(now), session_id=facts["session"]["id"],
             fired=body.fired, recommendations=body.recommendations, suppressed=body.suppressed,
             not_fired=self._why_not(set(body.fired), facts) if explain else None,
