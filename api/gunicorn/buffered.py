@@ -29,7 +29,10 @@ commit, the loop commits what they all queued in one transaction with one fsync,
 each goes on from there with its outcome. No thread hand-off, and one wait for the disk
 per turn of the loop instead of one per request (issue 15). Their responses go to a
 buffer the loop sends without blocking (what the socket does not take, it sends when the
-client reads, within the same deadline), and they read only what the loop buffered. Every
+client reads, within the same deadline), and they read only what the loop buffered. A plain
+one (`api.gunicorn.plain`: HTTP/1.1, nothing gunicorn acts on) is parsed by httptools and
+written as gunicorn writes it, without gunicorn's per-request objects; the others of these
+routes go through gunicorn's parser in the loop. Every
 other request, and any request not whole when dispatched (its deadline expired, the
 buffers' budget exceeded, a pipelined request read ahead), goes to a thread as before.
 """
@@ -50,6 +53,7 @@ from gunicorn import util
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from api.gunicorn.framing import complete, parse_head, whole
+from api.gunicorn.plain import Plain, PlainRequest
 from api.gunicorn.worker import DeadlineSocket, deadline_for, problem_page
 from api.log.groupcommit import Cooperation
 
@@ -175,6 +179,7 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
         self._ready: list[Any] = []  # whole requests of loop routes, run at the end of this turn of the loop
         self._together = Cooperation()
         self._routes: tuple[Route, ...] = ()
+        self._plain: Plain | None = None  # how the loop answers its plain requests (with the app: load_wsgi)
         self._buffered = 0
         # Every read lands in this one buffer. `recv(_READ)` allocated _READ bytes per read, then shrank them to what
         # came: glibc's main heap fragmented around those holes, and workers kept growing (docs/reliability.md 6).
@@ -188,6 +193,7 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
         config = getattr(self.wsgi, "config", None) or {}
         self._limit = int(config.get("MAX_CONTENT_LENGTH") or _DEFAULT_LIMIT)  # a larger body is not buffered
         self._routes = loop_routes(config)
+        self._plain = Plain(self.cfg)
 
     def accept(self, listener: Any) -> None:
         try:
@@ -280,7 +286,33 @@ class BufferedWorker(ThreadWorker):  # type: ignore[misc]
     def _serve(self, conn: Any) -> None:
         """Run one request in the loop (a greenlet; it waits for its commit in `Cooperation.settle`), then send."""
         conn.sock.outbox = bytearray()
-        self._send(conn, bool(self.handle(conn)))
+        plain = self._plain.parse(conn.sock.buf, conn.client, conn.server) if self._plain else None
+        self._send(conn, self._answer(conn, plain) if plain is not None else bool(self.handle(conn)))
+
+    def _answer(self, conn: Any, request: PlainRequest) -> bool:
+        """A plain request (api.gunicorn.plain) with gunicorn's bookkeeping around it (its default `pre_request`
+        line, the request count that recycles the worker, when to keep the connection); whether to keep it."""
+        inbox: _Inbox = conn.sock
+        inbox.buf.clear()
+        conn.init()  # once per connection: gunicorn's parser, for a later request that is not plain
+        environ = request.environ
+        self.log.debug("%s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
+        self.nr += 1
+        if self.nr >= self.max_requests and self.alive:  # type: ignore[has-type]
+            self.log.info("Autorestarting worker after current request.")
+            self.alive = False
+        keep = (request.keep_alive and self.alive and bool(self.cfg.keepalive)
+                and len(self.keepalived_conns) < self.max_keepalived)
+        assert self._plain is not None
+        try:
+            data, keep = self._plain.respond(environ, self.wsgi, keep, inbox)
+        except Exception:  # as gunicorn: logged, a 500, the connection closed
+            self.log.exception("Error handling request")
+            util.write_error(inbox, 500, "Internal Server Error", "")
+            return False
+        assert inbox.outbox is not None
+        inbox.outbox += data
+        return keep
 
     def _send(self, conn: Any, keep: bool) -> None:
         inbox: _Inbox = conn.sock
