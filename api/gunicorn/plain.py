@@ -6,7 +6,8 @@ dispatch. The requests the serving loop runs itself (api/gunicorn/buffered.py) a
 its buffer already, so for the plain ones the loop does that work with httptools (llhttp, the
 parser of Node.js and uvicorn, in C): 4 µs. Plain means:
 
-- HTTP/1.1, a path starting with `/`, ASCII throughout, one message that fills the buffer
+- HTTP/1.1, a request line of single spaces and a path starting with `/`, ASCII throughout,
+  one message that fills the buffer
   exactly (nothing pipelined behind it), within gunicorn's request-line and header limits;
 - header names that are tokens without `_`, each sent once, none that gunicorn acts on
   rather than passes to the app: framing (`Transfer-Encoding`), `Expect`, `Upgrade`, a
@@ -116,15 +117,16 @@ class Plain:
             return None
         if not reading.complete or reading.messages != 1 or parser.get_http_version() != "1.1":
             return None
-        request = self._environ(parser, reading)
+        request = self._environ(data, parser, reading)
         if request is not None:
             request.environ.update({"REMOTE_ADDR": client[0], "REMOTE_PORT": str(client[1]),
                                     "SERVER_NAME": server[0], "SERVER_PORT": str(server[1])})
         return request
 
-    def _environ(self, parser: Any, reading: _Reading) -> PlainRequest | None:
+    def _environ(self, data: bytes | bytearray, parser: Any, reading: _Reading) -> PlainRequest | None:
         url, method = reading.url, parser.get_method()
-        if (not url.startswith(b"/") or b"#" in url or not url.isascii()
+        if (not data.startswith(b"%s %s HTTP/1.1\r\n" % (method, url))  # llhttp lets extra spaces through
+                or not url.startswith(b"/") or b"#" in url or not url.isascii()
                 or len(method) + len(url) + 10 > self._line or len(reading.headers) > self._fields):
             return None
         environ = dict(self._base)

@@ -11,9 +11,12 @@ from gunicorn import util
 from gunicorn.config import Config
 from gunicorn.http import wsgi
 from gunicorn.http.parser import RequestParser
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from api.gunicorn.buffered import BufferedWorker, _Inbox
 from api.gunicorn.plain import Plain, PlainResponse
+from api.gunicorn.worker import problem_page
 
 CLIENT, SERVER = ("127.0.0.1", 50123), ("127.0.0.1", 8080)
 BODY = b'{"facts": {"session": {"id": "s-0001"}}}'
@@ -46,6 +49,9 @@ class _Socket:
 
     send = sendall
 
+    def gettimeout(self) -> float:
+        return 0.0  # non-blocking, as the loop's sockets are
+
 
 def _gunicorns(cfg: Config, raw: bytes) -> tuple[Any, dict[str, Any], _Socket]:
     sock = _Socket(raw)
@@ -74,6 +80,8 @@ PLAIN = [
     _post(headers=b"Connection: close\r\n"),
     _post(headers=b"X-Padded:   spaced value \t\r\n"),  # optional whitespace around a value is not part of it
     _post(headers=b"x-lower-case: v\r\n"),
+    _post(headers=b"X-Tab: a\tb\r\nX-Empty:\r\n"),
+    b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Length: 02\r\n\r\n{}",  # a length with a leading zero
     _post(body=b""),
     _post(body=b'{"facts": "' + b"a" * 70_000 + b'"}'),
 ]
@@ -114,6 +122,15 @@ NOT_PLAIN = {
     "many headers": _post(headers=b"".join(b"X-%d: v\r\n" % i for i in range(120))),
     "long header": _post(headers=b"X-Long: " + b"v" * 9000 + b"\r\n"),
     "not http": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    # What gunicorn refuses (400) stays gunicorn's to refuse.
+    "obsolete folding": _post(headers=b"X-A: 1\r\n  continued\r\n"),
+    "bare LF": _post().replace(b"\r\n", b"\n"),
+    "space before colon": _post(headers=b"X-A : 1\r\n"),
+    "NUL in a value": _post(headers=b"X-A: a\x00b\r\n"),
+    "DEL in a value": _post(headers=b"X-A: a\x7fb\r\n"),
+    "lower-case method": _post().replace(b"POST", b"post", 1),
+    "two spaces in the request line": _post().replace(b"POST /", b"POST  /", 1),
+    "signed length": b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}",
 }
 
 
@@ -190,37 +207,101 @@ def test_a_response_header_gunicorn_refuses_is_refused(headers: list[tuple[str, 
         gunicorns.start_response("200 OK", headers)
 
 
-def test_the_serving_loop_answers_a_plain_request_itself_and_leaves_the_rest_to_gunicorn() -> None:
+class _Connection:
+    """gunicorn's connection as the serving loop holds it: the request in its buffer."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.sock = _Inbox(_Socket(), 5.0)  # type: ignore[arg-type]
+        self.sock.buf += raw
+        self.client, self.server, self.inited = CLIENT, SERVER, 0
+
+    def init(self) -> None:
+        self.inited += 1
+
+
+def _loop_worker(app: Callable[..., Iterable[bytes]], max_requests: int = 1000) -> tuple[BufferedWorker, list[Any],
+                                                                                         list[tuple[bytes, bool]]]:
+    """The serving worker's loop around `app`, without gunicorn's process: the connections gunicorn's own `handle`
+    got, and what the loop sent on each (response bytes, kept alive)."""
     worker = BufferedWorker.__new__(BufferedWorker)
     worker.cfg = _config()
     worker.init_reading()
-    worker.log = type("Log", (), {"debug": lambda *a: None, "info": lambda *a: None})()
-    worker.nr, worker.max_requests, worker.alive = 0, 2, True
+    worker.log = type("Log", (), {"debug": lambda *a: None, "info": lambda *a: None,
+                                  "exception": lambda *a: None})()
+    worker.nr, worker.max_requests, worker.alive = 0, max_requests, True
     worker.keepalived_conns, worker.max_keepalived = [], 100
-    worker.load_wsgi = None  # type: ignore[assignment]
     worker._plain = Plain(worker.cfg)
-    worker.wsgi = _app("200 OK", [JSON, ("Content-Length", "2")], [b"{}"])
-    handled, sent = [], []
+    worker.wsgi = app
+    handled: list[Any] = []
+    sent: list[tuple[bytes, bool]] = []
     worker.handle = lambda conn: handled.append(conn) or True  # type: ignore[method-assign]
     worker._send = lambda conn, keep: sent.append((bytes(conn.sock.outbox), keep))  # type: ignore[method-assign]
+    return worker, handled, sent
 
-    class Connection:
-        def __init__(self, raw: bytes) -> None:
-            self.sock = _Inbox(_Socket(), 5.0)  # type: ignore[arg-type]
-            self.sock.buf += raw
-            self.client, self.server, self.inited = CLIENT, SERVER, 0
 
-        def init(self) -> None:
-            self.inited += 1
-
-    plain, forwarded = Connection(_post()), Connection(_post(headers=b"X-Forwarded-For: 10.0.0.1\r\n"))
+def test_the_serving_loop_answers_a_plain_request_itself_and_leaves_the_rest_to_gunicorn() -> None:
+    worker, handled, sent = _loop_worker(_app("200 OK", [JSON, ("Content-Length", "2")], [b"{}"]), max_requests=2)
+    plain, forwarded = _Connection(_post()), _Connection(_post(headers=b"X-Forwarded-For: 10.0.0.1\r\n"))
     worker._serve(plain)
     worker._serve(forwarded)
     assert handled == [forwarded]  # gunicorn parsed the forwarded one
     assert sent[0][0].startswith(b"HTTP/1.1 200 OK\r\n") and sent[0][0].endswith(b"\r\n\r\n{}") and sent[0][1]
     assert plain.inited == 1 and not plain.sock.buf and worker.nr == 1
     # The second plain request reaches max_requests: the worker will recycle, so this answer closes the connection.
-    last = Connection(_post())
-    worker._serve(last)
+    worker._serve(_Connection(_post()))
     assert worker.nr == 2 and not worker.alive
     assert b"\r\nConnection: close\r\n" in sent[2][0] and sent[2][1] is False
+
+
+def test_an_app_that_raises_on_a_plain_request_gets_gunicorns_500_and_the_connection_closes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        raise RuntimeError("boom")
+
+    worker, handled, sent = _loop_worker(app)
+    monkeypatch.setattr(util, "write_error", problem_page)  # as the serving worker's init_process sets it
+    worker._serve(_Connection(_post()))
+    assert not handled and len(sent) == 1
+    data, keep = sent[0]
+    assert data.startswith(b"HTTP/1.1 500 Internal Server Error\r\n") and b"application/problem+json" in data
+    assert keep is False
+
+
+# Requests made of the bytes that trip parsers up: whatever the plain reader takes, gunicorn takes too, and gives the
+# app the same environ. (The converse does not hold: what is not plain is left to gunicorn, even when it is valid.)
+# Mostly well-formed, so that a good share is plain; each part sometimes odd.
+_ODD = st.sampled_from([b" ", b"\t", b":", b"_", b"/", b"?", b"#", b"%", b"%2F", b"%zz", b"\r\n", b"\n", b"\x00",
+                        b"\x7f", b"\xe9", b",", b";", b"=", b'"', b"  "])
+_SAFE = st.text("abcXYZ019-.~", min_size=1, max_size=8).map(str.encode)
+_PIECE = st.lists(st.integers(0, 9).flatmap(lambda i: _ODD if i == 0 else _SAFE), max_size=4).map(b"".join)
+_NAMES = st.one_of(_SAFE, st.sampled_from([b"Host", b"Content-Type", b"Connection", b"Authorization", b"X-Request-Id",
+                                           b"Transfer-Encoding", b"X-Forwarded-For", b"Expect", b"SCRIPT_NAME"]), _PIECE)
+
+
+def _mostly(usual: bytes, *odd: bytes) -> st.SearchStrategy[bytes]:
+    return st.sampled_from([usual] * 4 * len(odd) + list(odd))  # uniform over the list: odd one time in five
+
+
+@st.composite
+def _requests(draw: st.DrawFn) -> bytes:
+    method = draw(_mostly(b"POST", b"GET", b"post", b"PO ST", b"POST "))
+    target = draw(_mostly(b"/v1/decisions", b"/", b"*", b"http://x/v1")) + draw(_PIECE)
+    version = draw(_mostly(b"HTTP/1.1", b"HTTP/1.0", b"HTTP/1.1 ", b"HTTP/2", b"http/1.1"))
+    body = draw(st.binary(max_size=20))
+    headers = draw(st.lists(st.tuples(_NAMES, _PIECE), max_size=5))
+    if draw(st.integers(0, 4)):  # mostly the body's length, sometimes one off
+        headers.append((b"Content-Length", str(len(body) + int(draw(_mostly(b"0", b"1", b"-1")))).encode()))
+    lines = b"".join(name + draw(_mostly(b": ", b":", b" : ", b":  ")) + value + b"\r\n" for name, value in headers)
+    return method + b" " + target + b" " + version + b"\r\n" + lines + b"\r\n" + body
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_requests())
+def test_whatever_is_plain_gunicorn_parses_to_the_same_environ(raw: bytes) -> None:
+    cfg = _config()
+    request = Plain(cfg).parse(bytearray(raw), CLIENT, SERVER)
+    if request is None:
+        return
+    _, theirs, _ = _gunicorns(cfg, raw)  # raises if gunicorn refuses what the plain reader took
+    ours = dict(request.environ, **{"gunicorn.socket": _Socket(), "wsgi.early_hints": lambda headers: None})
+    assert _comparable(ours) == _comparable(theirs)
