@@ -6,19 +6,12 @@ import os
 import re
 
 from engine.core.randomness import random_hex
-from engine.decide.decider import new_decision_id
 
 
 def test_ids_are_128_random_bits_each_handed_out_once() -> None:
     ids = [random_hex(16) for _ in range(5000)]  # about 20 refills of the pool
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids) and len(set(ids)) == len(ids)
     assert len(random_hex(5)) == 10
-
-
-def test_decision_ids_are_version_4_uuids() -> None:
-    ids = {new_decision_id() for _ in range(2000)}
-    assert len(ids) == 2000
-    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", i) for i in ids)
 
 
 def test_a_forked_child_never_hands_out_the_parents_bytes() -> None:
